@@ -1,0 +1,36 @@
+//! The `recap` command line: one file per subcommand, each with its `Args` and `run`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod demo;
+
+/// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
+#[derive(Parser, Debug)]
+#[command(name = "recap", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the main job end to end on synthetic data generated in memory.
+    Demo(demo::DemoArgs),
+}
+
+/// Parse the command line, run the subcommand, print errors for people, set the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(a) => demo::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

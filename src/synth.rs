@@ -1,0 +1,1 @@
+//! Synthetic CLIP-like data. (Lands with issue 2.)
