@@ -394,3 +394,94 @@ proptest! {
         prop_assert_eq!(&streamed[..], whole.as_slice());
     }
 }
+
+#[test]
+fn inspect_cli_json_matches_numpy_values() {
+    let all = expected();
+    let run = |spec: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_recap"))
+            .args(["inspect", "--json", "--chunk-rows", "2"])
+            .arg(fixture(spec))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let j = run("arrays_compressed.npz:texts");
+    let keys: Vec<&str> = j.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let mut want_keys = vec![
+        "shape",
+        "dtype",
+        "fortran_order",
+        "row_norm_min",
+        "row_norm_mean",
+        "row_norm_max",
+        "non_finite",
+    ];
+    want_keys.sort();
+    let mut got_keys = keys.clone();
+    got_keys.sort();
+    assert_eq!(got_keys, want_keys);
+    let e = all["valid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "arrays_compressed.npz:texts")
+        .unwrap();
+    let v = values(&all, e);
+    let norms: Vec<f64> = v
+        .chunks(3)
+        .map(|r| (r.iter().map(|x| (*x as f32 as f64).powi(2)).sum::<f64>()).sqrt())
+        .collect();
+    let mean = norms.iter().sum::<f64>() / norms.len() as f64;
+    let min = norms.iter().cloned().fold(f64::INFINITY, f64::min);
+    let max = norms.iter().cloned().fold(0.0, f64::max);
+    assert_eq!(j["shape"], serde_json::json!([6, 3]));
+    assert_eq!(j["dtype"], "float64");
+    assert_eq!(j["fortran_order"], true);
+    assert_eq!(j["non_finite"], 0);
+    approx::assert_relative_eq!(
+        j["row_norm_min"].as_f64().unwrap(),
+        min,
+        max_relative = 1e-12
+    );
+    approx::assert_relative_eq!(
+        j["row_norm_mean"].as_f64().unwrap(),
+        mean,
+        max_relative = 1e-12
+    );
+    approx::assert_relative_eq!(
+        j["row_norm_max"].as_f64().unwrap(),
+        max,
+        max_relative = 1e-12
+    );
+
+    // NaN at (3, 1), Inf at (4, 2): 2 values; those rows are left out of the norms.
+    let j = run("nonfinite.npy");
+    assert_eq!(j["non_finite"], 2);
+    let clean = npy::read_f32(fixture("c_f32_le.npy")).unwrap();
+    let norms: Vec<f64> = clean.row_norms()[..3].to_vec();
+    let mean = norms.iter().sum::<f64>() / 3.0;
+    approx::assert_relative_eq!(
+        j["row_norm_mean"].as_f64().unwrap(),
+        mean,
+        max_relative = 1e-12
+    );
+
+    // Errors go to stderr with the specific problem and a failing exit code.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recap"))
+        .args(["inspect"])
+        .arg(fixture("h_complex.npy"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("h_complex.npy") && err.contains("complex"),
+        "{err}"
+    );
+}

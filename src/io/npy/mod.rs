@@ -55,6 +55,7 @@ mod header;
 mod problem;
 mod read;
 mod source;
+mod stats;
 mod stream;
 mod write;
 
@@ -63,6 +64,7 @@ pub use header::{check_data_len, parse_header, DType, NpyHeader, MAX_HEADER_LEN}
 pub use problem::NpyProblem;
 pub use read::{read_f32, read_f32_finite, read_f64, read_f64_finite, read_header, read_i64};
 pub use source::{npz_members, split_spec};
+pub use stats::{array_stats, ArrayStats};
 pub use stream::{RowChunk, RowChunkReader};
 pub use write::{
     npy_header, write_f32, write_f64, write_i64, write_npz, write_npz_compressed, ArrayRef,

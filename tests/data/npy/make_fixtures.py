@@ -210,14 +210,15 @@ def golden():
 def check(paths):
     """Load files written by recap with numpy and print what numpy sees."""
     for path in paths:
-        with np.load(path, allow_pickle=False) as obj:
-            if isinstance(obj, np.ndarray):
-                print(path, obj.dtype.str, obj.shape, float(np.abs(obj).sum()))
-            else:
-                for k in obj.files:
-                    a = obj[k]
-                    print(f"{path}:{k}", a.dtype.str, a.shape, float(np.abs(a).sum()))
-            
+        obj = np.load(path, allow_pickle=False)
+        if isinstance(obj, np.ndarray):
+            print(path, obj.dtype.str, obj.shape, float(np.abs(obj).sum()))
+            continue
+        with obj:
+            for k in obj.files:
+                a = obj[k]
+                print(f"{path}:{k}", a.dtype.str, a.shape, float(np.abs(a).sum()))
+
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--check":
