@@ -3,6 +3,7 @@
 //! to read native-order data straight into the output buffer.
 
 use half::slice::HalfFloatSliceExt;
+use rayon::prelude::*;
 
 use super::header::DType;
 
@@ -125,23 +126,24 @@ impl Element for i64 {
 }
 
 /// Transpose a column-major `rows x cols` buffer (`src[j*rows + i]`) into row-major
-/// (`dst[i*cols + j]`), in cache-sized tiles.
-pub fn transpose_into<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
-    const TILE: usize = 32;
+/// (`dst[i*cols + j]`), in parallel bands of rows small enough to stay in cache.
+pub fn transpose_into<T: Copy + Send + Sync>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    const BAND: usize = 64;
     debug_assert_eq!(src.len(), rows * cols);
     debug_assert_eq!(dst.len(), rows * cols);
-    for j0 in (0..cols).step_by(TILE) {
-        let j1 = (j0 + TILE).min(cols);
-        for i0 in (0..rows).step_by(TILE) {
-            let i1 = (i0 + TILE).min(rows);
-            for j in j0..j1 {
-                let col = &src[j * rows..(j + 1) * rows];
-                for i in i0..i1 {
-                    dst[i * cols + j] = col[i];
+    let cols_nz = cols.max(1);
+    dst.par_chunks_mut(BAND * cols_nz)
+        .enumerate()
+        .for_each(|(b, band)| {
+            let i0 = b * BAND;
+            let nb = band.len() / cols_nz;
+            for j in 0..cols {
+                let col = &src[j * rows + i0..j * rows + i0 + nb];
+                for (i, &v) in col.iter().enumerate() {
+                    band[i * cols + j] = v;
                 }
             }
-        }
-    }
+        });
 }
 
 #[cfg(test)]
