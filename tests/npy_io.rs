@@ -485,3 +485,41 @@ fn inspect_cli_json_matches_numpy_values() {
         "{err}"
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Corrupted files (random byte edits and truncation of real numpy files, `.npy` and
+    /// `.npz`) give a result or an error from every reader, never a panic.
+    #[test]
+    fn corrupted_files_never_panic(
+        which in 0usize..4,
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
+        cut in any::<prop::sample::Index>(),
+        truncate in any::<bool>(),
+    ) {
+        let name = ["c_f32_be.npy", "f_f16_le.npy", "arrays.npz", "arrays_compressed.npz"][which];
+        let mut bytes = std::fs::read(fixture(name)).unwrap();
+        for (at, v) in edits {
+            let i = at.index(bytes.len());
+            bytes[i] = v;
+        }
+        if truncate {
+            bytes.truncate(cut.index(bytes.len()));
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let spec = if name.ends_with(".npz") {
+            PathBuf::from(format!("{}:stream_f", path.display()))
+        } else {
+            path.clone()
+        };
+        let _ = npy::read_f32(&spec);
+        let _ = npy::read_f64(&spec);
+        let _ = npy::read_header(&spec);
+        if let Ok(mut r) = RowChunkReader::open(&spec, 5) {
+            while let Ok(Some(_)) = r.next_chunk() {}
+        }
+    }
+}

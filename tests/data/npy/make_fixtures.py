@@ -190,6 +190,17 @@ def hostile():
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
         z.writestr("x.npy", good[:-12])
     hostile_file("h_member_truncated.npz", buf.getvalue(), "DataTooShort")
+    hostile_file("h_header_too_large.npy",
+                 b"\x93NUMPY\x02\x00" + struct.pack("<I", 1 << 28) + b"{" * 64, "HeaderTooLarge")
+    # A deflated member whose directory claims an impossible decompressed size (zip bomb
+    # claim): refused before decompressing or allocating.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("x.npy", good)
+    raw = bytearray(buf.getvalue())
+    cd = raw.index(b"PK\x01\x02")
+    raw[cd + 24:cd + 28] = struct.pack("<I", 0xFFFFFF00)
+    hostile_file("h_deflate_bomb_claim.npz", bytes(raw), "BadNpz")
     # The int64 fixture reads fine as i64 (index files).
     expected["int64"] = {"path": "h_int64.npy", "shape": [2, 3], "values": list(range(6))}
 
