@@ -148,6 +148,7 @@ struct MemberInfo {
     data_start: u64,
     size: u64,
     compressed_size: u64,
+    crc32: u32,
 }
 
 fn find_member(path: &Path, member: Option<&str>) -> Result<MemberInfo> {
@@ -205,6 +206,7 @@ fn find_member(path: &Path, member: Option<&str>) -> Result<MemberInfo> {
         data_start: zf.data_start(),
         size: zf.size(),
         compressed_size: zf.compressed_size(),
+        crc32: zf.crc32(),
     })
 }
 
@@ -254,12 +256,16 @@ fn open_npz_member(path: &Path, member: Option<&str>) -> Result<Opened> {
         ));
     }
     let raw = BufReader::with_capacity(1 << 16, file).take(info.compressed_size);
-    let mut stream: Box<dyn Read + Send> = Box::new(DeflateDecoder::new(raw));
+    let mut stream = CrcReader {
+        inner: Box::new(DeflateDecoder::new(raw)),
+        hasher: crc32fast::Hasher::new(),
+    };
     let header = read_header_from(&mut stream, info.size, &label)?;
     let data = DataSource::Stream(ExactStream {
         expected: header.data_len(),
         consumed: 0,
         inner: stream,
+        expected_crc: info.crc32,
     });
     Ok(Opened {
         label,
@@ -271,9 +277,24 @@ fn open_npz_member(path: &Path, member: Option<&str>) -> Result<Opened> {
 /// A decompressed member's data, which must be exactly `expected` bytes long: fewer is
 /// [`NpyProblem::DataTooShort`], more is [`NpyProblem::DataTooLong`].
 pub(crate) struct ExactStream {
-    inner: Box<dyn Read + Send>,
+    inner: CrcReader,
     expected: u64,
     consumed: u64,
+    expected_crc: u32,
+}
+
+/// A reader that keeps the CRC-32 of everything read through it (zip's member checksum).
+struct CrcReader {
+    inner: Box<dyn Read + Send>,
+    hasher: crc32fast::Hasher,
+}
+
+impl Read for CrcReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 impl ExactStream {
@@ -293,7 +314,8 @@ impl ExactStream {
         Ok(())
     }
 
-    /// After all `expected` bytes: fail if the stream has more.
+    /// After all `expected` bytes: fail if the stream has more, or if the member's CRC-32
+    /// does not match (corrupted compressed data).
     pub fn finish(&mut self, label: &Path) -> Result<()> {
         let extra = std::io::copy(&mut self.inner, &mut std::io::sink())
             .map_err(|e| Error::io(label, e))?;
@@ -304,6 +326,16 @@ impl ExactStream {
                     expected: self.expected,
                     actual: self.consumed + extra,
                 },
+            ));
+        }
+        let crc = self.inner.hasher.clone().finalize();
+        if crc != self.expected_crc {
+            return Err(bad_npz(
+                label,
+                format!(
+                    "CRC-32 mismatch (stored {:08x}, data {crc:08x}): the member is corrupted",
+                    self.expected_crc
+                ),
             ));
         }
         Ok(())

@@ -201,6 +201,12 @@ def hostile():
     cd = raw.index(b"PK\x01\x02")
     raw[cd + 24:cd + 28] = struct.pack("<I", 0xFFFFFF00)
     hostile_file("h_deflate_bomb_claim.npz", bytes(raw), "BadNpz")
+    # A deflated member whose stored CRC-32 does not match its data (corruption).
+    raw = bytearray(buf.getvalue())
+    raw[14:18] = struct.pack("<I", 0x12345678)  # local header
+    cd = raw.index(b"PK\x01\x02")
+    raw[cd + 16:cd + 20] = struct.pack("<I", 0x12345678)  # central directory
+    hostile_file("h_bad_crc.npz", bytes(raw), "BadNpz")
     # The int64 fixture reads fine as i64 (index files).
     expected["int64"] = {"path": "h_int64.npy", "shape": [2, 3], "values": list(range(6))}
 
