@@ -142,6 +142,7 @@ fn problem_name(p: &NpyProblem) -> &'static str {
         NpyProblem::NpzMemberRequired { .. } => "NpzMemberRequired",
         NpyProblem::BadNpz { .. } => "BadNpz",
         NpyProblem::WrongDtypeForRead { .. } => "WrongDtypeForRead",
+        NpyProblem::NotMappable { .. } => "NotMappable",
         _ => "Other",
     }
 }
@@ -525,4 +526,47 @@ proptest! {
             while let Ok(Some(_)) = r.next_chunk() {}
         }
     }
+}
+
+#[test]
+fn mmap_view_equals_read_or_says_why_not() {
+    for spec in [
+        "c_f32_le.npy",
+        "c_f32_native.npy",
+        "vec_f32.npy",
+        "v2_f32.npy",
+        "arrays.npz:images",
+    ] {
+        let path = fixture(spec);
+        match npy::MappedF32::open(&path) {
+            Ok(m) => {
+                let r = npy::read_f32(&path).unwrap();
+                assert_eq!((m.rows(), m.cols()), r.shape(), "{spec}");
+                assert_eq!(m.as_slice(), r.as_slice(), "{spec}");
+            }
+            // A stored member may start unaligned inside the zip.
+            Err(Error::Npy {
+                problem: NpyProblem::NotMappable { .. },
+                ..
+            }) if spec.contains(".npz") => {}
+            Err(e) => panic!("{spec}: {e}"),
+        }
+    }
+    for spec in [
+        "c_f32_be.npy",
+        "c_f64_le.npy",
+        "f_f32_le.npy",
+        "arrays_compressed.npz:images",
+    ] {
+        assert_problem(
+            npy::MappedF32::open(fixture(spec)).map(|_| ()),
+            spec,
+            "NotMappable",
+        );
+    }
+    let empty = npy::MappedF32::open(fixture("empty_rows.npy")).unwrap();
+    assert_eq!(
+        (empty.rows(), empty.cols(), empty.as_slice().len()),
+        (0, 4, 0)
+    );
 }

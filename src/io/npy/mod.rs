@@ -38,7 +38,9 @@
 //! Reads are bulk: native-layout data (little-endian f32 into f32, f64 into f64) is read
 //! with one `read` straight into the output buffer (one kernel copy from the page cache);
 //! other layouts (f16, big-endian, f64 -> f32) are **memory-mapped** (memmap2) and converted
-//! in parallel blocks with vectorizable loops, with no intermediate copy. Like any mmap
+//! in parallel blocks with vectorizable loops, with no intermediate copy. [`MappedF32`] maps a
+//! little-endian f32 C-order array with no copy at all (for datastores larger than RAM).
+//! Like any mmap
 //! reader, truncating the file while it is being read can kill the process (SIGBUS).
 //! Deflated members decompress in blocks (single-threaded, the zlib limit). Stored `.npz`
 //! members are read in place, like plain files; CRCs of members are not verified.
@@ -52,6 +54,7 @@
 
 mod convert;
 mod header;
+mod mmap;
 mod problem;
 mod read;
 mod source;
@@ -61,6 +64,7 @@ mod write;
 
 pub use convert::Element;
 pub use header::{check_data_len, parse_header, DType, NpyHeader, MAX_HEADER_LEN};
+pub use mmap::MappedF32;
 pub use problem::NpyProblem;
 pub use read::{read_f32, read_f32_finite, read_f64, read_f64_finite, read_header, read_i64};
 pub use source::{npz_members, split_spec};

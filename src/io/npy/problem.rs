@@ -123,6 +123,11 @@ pub enum NpyProblem {
         /// What was asked for.
         wanted: &'static str,
     },
+    /// The array cannot be memory-mapped as f32 in place (see `MappedF32`).
+    NotMappable {
+        /// Why.
+        reason: String,
+    },
     /// Anything else, in words.
     Other(String),
 }
@@ -214,6 +219,10 @@ impl fmt::Display for NpyProblem {
             WrongDtypeForRead { descr, wanted } => {
                 write!(f, "dtype '{descr}' cannot be read as {wanted}")
             }
+            NotMappable { reason } => write!(
+                f,
+                "cannot memory-map as float32 in place: {reason} (read it with read_f32 instead)"
+            ),
             Other(s) => f.write_str(s),
         }
     }
