@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod synth;
 
 /// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
 #[derive(Parser, Debug)]
@@ -18,6 +19,9 @@ pub struct Cli {
 enum Command {
     /// Run the main job end to end on synthetic data generated in memory.
     Demo(demo::DemoArgs),
+    /// Write a synthetic CLIP-like data set (embeddings, captions, true map) to a folder.
+    #[command(long_about = synth::LONG_ABOUT)]
+    Synth(synth::SynthArgs),
 }
 
 /// Parse the command line, run the subcommand, print errors for people, set the exit code.
@@ -25,6 +29,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Synth(a) => synth::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

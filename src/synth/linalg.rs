@@ -6,24 +6,63 @@ use rayon::prelude::*;
 use super::rng::Rng;
 
 /// `out = a @ m` for `rows` rows: `a` is `rows x k`, `m` is `k x n` (both row-major).
-/// Every output element is `Σ_j a[r, j] m[j, c]` summed in ascending `j`, in f32.
+/// Every output element is `Σ_j a[r, j] m[j, c]` summed in ascending `j`, in f32 (separate
+/// multiply and add, no fused multiply-add, so the result does not depend on the CPU).
 pub fn matmul_rows(a: &[f32], m: &[f32], k: usize, n: usize, out: &mut [f32]) {
     debug_assert_eq!(a.len() % k.max(1), 0);
     debug_assert_eq!(m.len(), k * n);
-    out.fill(0.0);
-    const BLOCK: usize = 4;
-    for (a_block, out_block) in a.chunks(BLOCK * k).zip(out.chunks_mut(BLOCK * n)) {
-        let rows = a_block.len() / k;
-        for (j, m_row) in m.chunks_exact(n).enumerate() {
-            for r in 0..rows {
-                let coef = a_block[r * k + j];
-                let acc = &mut out_block[r * n..(r + 1) * n];
-                for (o, &w) in acc.iter_mut().zip(m_row) {
-                    *o += coef * w;
-                }
+    let rows = a.len() / k.max(1);
+    let mut r = 0;
+    while r + 4 <= rows {
+        let a4 = &a[r * k..(r + 4) * k];
+        let o4 = &mut out[r * n..(r + 4) * n];
+        let mut c = 0;
+        while c + TILE <= n {
+            tile_4xt(a4, m, k, n, c, o4);
+            c += TILE;
+        }
+        for col in c..n {
+            for i in 0..4 {
+                o4[i * n + col] = column_dot(&a4[i * k..(i + 1) * k], m, n, col);
+            }
+        }
+        r += 4;
+    }
+    for i in r..rows {
+        for col in 0..n {
+            out[i * n + col] = column_dot(&a[i * k..(i + 1) * k], m, n, col);
+        }
+    }
+}
+
+/// Output columns per register tile.
+const TILE: usize = 8;
+
+/// Columns `c..c+TILE` of 4 output rows, accumulated in registers over ascending `j`.
+#[inline(always)]
+fn tile_4xt(a4: &[f32], m: &[f32], k: usize, n: usize, c: usize, o4: &mut [f32]) {
+    let mut acc = [[0f32; TILE]; 4];
+    for j in 0..k {
+        let w: &[f32; TILE] = m[j * n + c..j * n + c + TILE].try_into().unwrap();
+        for (i, acc_row) in acc.iter_mut().enumerate() {
+            let coef = a4[i * k + j];
+            for l in 0..TILE {
+                acc_row[l] += coef * w[l];
             }
         }
     }
+    for (i, acc_row) in acc.iter().enumerate() {
+        o4[i * n + c..i * n + c + TILE].copy_from_slice(acc_row);
+    }
+}
+
+/// `Σ_j a[j] m[j, col]` in ascending `j` (the same order as the tiles).
+fn column_dot(a: &[f32], m: &[f32], n: usize, col: usize) -> f32 {
+    let mut s = 0f32;
+    for (j, &coef) in a.iter().enumerate() {
+        s += coef * m[j * n + col];
+    }
+    s
 }
 
 /// Dot product in f64 (ascending index order).
@@ -60,7 +99,7 @@ pub fn random_rotation(seed: u64, domain: u64, d: usize) -> Vec<f32> {
     let mut signs = vec![1f64; d];
     for k in 0..d {
         let x = &cols[k * d + k..(k + 1) * d];
-        let alpha = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let alpha = dot_f64(x, x).sqrt();
         let mut v = x.to_vec();
         // H x = -sign(x0) |x| e0; R_kk = -sign(x0) |x|.
         let s = if x[0] >= 0.0 { 1.0 } else { -1.0 };
@@ -72,17 +111,21 @@ pub fn random_rotation(seed: u64, domain: u64, d: usize) -> Vec<f32> {
         signs[k] = -s;
         cols[(k + 1) * d..]
             .par_chunks_mut(d)
+            .with_min_len(64)
             .for_each(|col| reflect(&v, &mut col[k..]));
         reflectors.push(v);
     }
     // Q = H_0 H_1 ... H_{d-1} diag(signs): apply the reflectors to the identity, last first.
     let mut q = vec![0f64; d * d];
-    q.par_chunks_mut(d).enumerate().for_each(|(j, col)| {
-        col[j] = signs[j];
-        for (k, v) in reflectors.iter().enumerate().rev() {
-            reflect(v, &mut col[k..]);
-        }
-    });
+    q.par_chunks_mut(d)
+        .with_min_len(16)
+        .enumerate()
+        .for_each(|(j, col)| {
+            col[j] = signs[j];
+            for (k, v) in reflectors.iter().enumerate().rev() {
+                reflect(v, &mut col[k..]);
+            }
+        });
     // q is column-major Q; return row-major Q.
     let mut out = vec![0f32; d * d];
     for (j, col) in q.chunks_exact(d).enumerate() {
@@ -95,8 +138,26 @@ pub fn random_rotation(seed: u64, domain: u64, d: usize) -> Vec<f32> {
 
 /// `x -= 2 v (vᵀ x)` for a unit vector `v`.
 fn reflect(v: &[f64], x: &mut [f64]) {
-    let proj = 2.0 * v.iter().zip(x.iter()).map(|(a, b)| a * b).sum::<f64>();
+    let proj = 2.0 * dot_f64(v, x);
     x.iter_mut().zip(v).for_each(|(t, a)| *t -= proj * a);
+}
+
+/// Dot product with four interleaved partial sums (a fixed order that vectorizes).
+fn dot_f64(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0f64; 4];
+    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = a4
+        .remainder()
+        .iter()
+        .zip(b4.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a4.zip(b4) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 #[cfg(test)]
@@ -105,7 +166,7 @@ mod tests {
 
     #[test]
     fn matmul_matches_naive() {
-        let (r, k, n) = (7, 5, 3);
+        let (r, k, n) = (11, 5, 19);
         let a: Vec<f32> = (0..r * k).map(|i| (i as f32 * 0.37).sin()).collect();
         let m: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
         let mut out = vec![0f32; r * n];

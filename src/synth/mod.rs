@@ -45,7 +45,12 @@
 //! **Rows and ids**: image row `i` has id `"i"`; caption rows `i·C .. (i+1)·C` belong to
 //! image `i`, caption row `r` has id `"r"`.
 //!
-//! Defaults follow `peers/gen.py` (`gap` 0.55, `gap_text` 0.60, `decay` 1, `a` 0.7, `σ` 1).
+//! **Defaults**: `gap` 0.55, `gap_text` 0.60 and `decay` 1 as in `peers/gen.py` (its fit
+//! benchmark data); `a` = 0.5 and `σ` = 3 (gen.py: 0.7 and 1) so that retrieval is not
+//! trivial: at the default size (1000 images × 5 captions, d = 512) image→caption recall@1
+//! is about 0.24 with raw cosine and 0.94 through the true map (0.12 and 0.83 at 5000
+//! images). Matched image–caption cosine ≈ 0.12, mismatched ≈ 0.03; the cosine between the
+//! image and text centroids ≈ 0.1 (the modality gap).
 //!
 //! **Cost**: two `d x d` products per image (`ε M`, `x Wt`) plus `O(d)` per caption, and one
 //! `O(d³)` QR for the world; 10k images × 5 captions × 512 dims take well under a second.
@@ -103,11 +108,11 @@ impl Default for SynthConfig {
             captions_per_image: 5,
             dim: 512,
             seed: 0,
-            noise: 1.0,
+            noise: 3.0,
             gap: 0.55,
             gap_text: 0.60,
             decay: 1.0,
-            identity_mix: 0.7,
+            identity_mix: 0.5,
             content_weight: 0.5,
             drop_strength: 1.0,
         }
