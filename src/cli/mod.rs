@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod inspect;
 mod synth;
 
 /// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
@@ -19,6 +20,8 @@ pub struct Cli {
 enum Command {
     /// Run the main job end to end on synthetic data generated in memory.
     Demo(demo::DemoArgs),
+    /// Describe an embedding file: shape, dtype, byte/memory order, row norms, NaN/Inf.
+    Inspect(inspect::InspectArgs),
     /// Write a synthetic CLIP-like data set (embeddings, captions, true map) to a folder.
     #[command(long_about = synth::LONG_ABOUT)]
     Synth(synth::SynthArgs),
@@ -29,6 +32,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Inspect(a) => inspect::run(a),
         Command::Synth(a) => synth::run(a),
     };
     match result {

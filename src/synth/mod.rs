@@ -356,46 +356,12 @@ impl SynthData {
         let mut written = Vec::new();
         for (name, m) in files {
             let path = dir.join(name);
-            npy_out::write_f32(&path, m)?;
+            crate::io::npy::write_f32(&path, m)?;
             written.push(path);
         }
         let path = dir.join("captions.json");
         self.captions.write(&path)?;
         written.push(path);
         Ok(written)
-    }
-}
-
-// TODO(lead): replace with io::npy::write_f32 at merge
-mod npy_out {
-    use std::io::Write;
-    use std::path::Path;
-
-    use crate::error::{Error, Result};
-    use crate::io::atomic::write_atomic;
-    use crate::matrix::RowMatrix;
-
-    /// Minimal `.npy` v1.0 writer: little-endian f32, C order, 2-D.
-    pub fn write_f32(path: &Path, m: &RowMatrix<f32>) -> Result<()> {
-        let dict = format!(
-            "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}",
-            m.rows(),
-            m.cols()
-        );
-        // magic (6) + version (2) + header length (2) + dict + padding + '\n' ≡ 0 mod 64.
-        let unpadded = 10 + dict.len() + 1;
-        let pad = (64 - unpadded % 64) % 64;
-        let header = format!("{dict}{}\n", " ".repeat(pad));
-        write_atomic(path, |w| {
-            let io = |e| Error::io(path, e);
-            w.write_all(b"\x93NUMPY\x01\x00").map_err(io)?;
-            w.write_all(&(header.len() as u16).to_le_bytes())
-                .map_err(io)?;
-            w.write_all(header.as_bytes()).map_err(io)?;
-            for v in m.as_slice() {
-                w.write_all(&v.to_le_bytes()).map_err(io)?;
-            }
-            Ok(())
-        })
     }
 }
