@@ -171,6 +171,13 @@ fn string_field(v: &Value, key: &str, path: &Path, ctx: &str) -> Result<String> 
 
 fn image(v: &Value, path: &Path, index: usize) -> Result<KarpathyImage> {
     let ctx = format!("images[{index}]");
+    if !v.is_object() {
+        let got = type_name(v);
+        return Err(Error::format(
+            path,
+            format!("{ctx}: expected an object, got {got}"),
+        ));
+    }
     let id_value = match v.get("cocoid") {
         Some(id) => id,
         None => v.get("imgid").ok_or_else(|| {
