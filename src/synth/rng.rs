@@ -8,10 +8,9 @@
 //! - Every independent piece of the data (one image, one caption, one row of a matrix) draws
 //!   from its own stream [`Rng::stream`]`(seed, domain, index)`, so rows can be generated in
 //!   any order, on any number of threads, with identical results.
-//! - Uniforms in `[0, 1)` take the top 53 bits; normals use the Box–Muller transform
-//!   `z0 = r cos θ`, `z1 = r sin θ` with `r = sqrt(-2 ln(1 - u1))`, `θ = 2π u2`, in f64.
-//!   (The only platform dependence is the last bit of `ln`, `sin`, `cos` from the system math
-//!   library.)
+//! - Uniforms in `[0, 1)` take the top 53 bits; normals use Marsaglia's polar method in
+//!   f64 ([`Rng::normal`]). (The only platform dependence is the last bit of `ln` from the
+//!   system math library.)
 
 /// SplitMix64: a 64-bit mixer used to seed [`Rng`] and derive stream seeds.
 #[derive(Clone, Debug)]
@@ -39,7 +38,7 @@ impl SplitMix64 {
 #[derive(Clone, Debug)]
 pub struct Rng {
     s: [u64; 4],
-    /// Second Box–Muller output, kept for the next call.
+    /// Second output of the polar method, kept for the next call.
     spare_normal: Option<f64>,
 }
 
@@ -93,17 +92,24 @@ impl Rng {
         self.uniform() < p
     }
 
-    /// A standard normal draw (Box–Muller, f64).
+    /// A standard normal draw (Marsaglia's polar method, f64): draw `u, v` uniform in
+    /// `(-1, 1)` until `0 < s = u² + v² < 1`, then `u·f` and `v·f` with
+    /// `f = sqrt(-2 ln(s) / s)` are two independent normals (the second is kept for the
+    /// next call).
     pub fn normal(&mut self) -> f64 {
         if let Some(z) = self.spare_normal.take() {
             return z;
         }
-        let u1 = self.uniform();
-        let u2 = self.uniform();
-        let r = (-2.0 * (1.0 - u1).ln()).sqrt();
-        let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
-        self.spare_normal = Some(r * s);
-        r * c
+        loop {
+            let u = 2.0 * self.uniform() - 1.0;
+            let v = 2.0 * self.uniform() - 1.0;
+            let s = u * u + v * v;
+            if s > 0.0 && s < 1.0 {
+                let f = (-2.0 * s.ln() / s).sqrt();
+                self.spare_normal = Some(v * f);
+                return u * f;
+            }
+        }
     }
 
     /// Fill `out` with standard normals scaled by `scale`.
