@@ -1,7 +1,9 @@
 //! Criterion benchmarks, one group per concern.
 use criterion::{criterion_group, criterion_main, Criterion};
 
+mod synth_bench;
+
 fn placeholder(_c: &mut Criterion) {}
 
-criterion_group!(benches, placeholder);
+criterion_group!(benches, placeholder, synth_bench::synth_generate);
 criterion_main!(benches);
