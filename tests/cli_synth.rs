@@ -98,6 +98,6 @@ fn synth_rejects_bad_sizes_and_writes_nothing() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("n_images"), "{stderr}");
+    assert!(stderr.contains("--images"), "{stderr}");
     assert!(!out.exists());
 }

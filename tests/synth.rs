@@ -165,11 +165,11 @@ fn modality_gap_and_pair_similarity() {
     .unwrap();
     let (cx, cy) = (centroid(&data.images), centroid(&data.texts));
     let (nx, ny) = (norm64(&cx), norm64(&cy));
-    // The module docs: |mean x| ≈ gap = 0.55, |mean y| ≈ 0.6, cos(centroids) ≈ 0.1.
+    // The module docs: |mean x| ≈ 0.57, |mean y| ≈ 0.62, cos(centroids) ≈ 0.1 (0.05..0.15).
     assert!((0.5..0.65).contains(&nx), "image centroid norm {nx}");
     assert!((0.55..0.7).contains(&ny), "text centroid norm {ny}");
     let cos = cx.iter().zip(&cy).map(|(a, b)| a * b).sum::<f64>() / (nx * ny);
-    assert!((-0.1..0.3).contains(&cos), "cos(centroids) {cos}");
+    assert!((0.03..0.2).contains(&cos), "cos(centroids) {cos}");
     let c = 5;
     let n = data.images.rows();
     let mean = |shift: usize| {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::synth::{generate, SynthConfig};
 
 /// Long help of `recap synth`.
@@ -56,7 +56,7 @@ pub fn run(args: SynthArgs) -> Result<()> {
         ..SynthConfig::default()
     };
     let start = Instant::now();
-    let data = generate(&cfg)?;
+    let data = generate(&cfg).map_err(flag_names)?;
     let generated = start.elapsed().as_secs_f64();
     let files = data.write(&args.out)?;
     let seconds = start.elapsed().as_secs_f64();
@@ -104,4 +104,21 @@ pub fn run(args: SynthArgs) -> Result<()> {
         data.captions.captions()[0].text
     );
     Ok(())
+}
+
+/// Name the command-line flag (`--images`) rather than the config field (`n_images`).
+fn flag_names(e: Error) -> Error {
+    match e {
+        Error::InvalidArgument { name, problem } => {
+            let flag = match name.as_str() {
+                "n_images" => "--images",
+                "captions_per_image" => "--captions-per-image",
+                "dim" => "--dim",
+                "noise" => "--noise",
+                other => other,
+            };
+            Error::invalid(flag, problem)
+        }
+        other => other,
+    }
 }

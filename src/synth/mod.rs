@@ -14,7 +14,8 @@
 //! - spectrum `s_j = (j + 1)^(-decay/2)` and a random rotation `R` (Householder QR of a
 //!   Gaussian matrix): `M = diag(s) R`, so image embeddings are anisotropic like CLIP's,
 //!   with variance `∝ (j + 1)^-decay` along rotated axes;
-//! - modality directions `u1` (images) and `u2` (texts), independent random unit vectors;
+//! - modality directions `u1` (images) and `u2` (texts): random unit vectors, `u2`
+//!   orthogonalized against `u1`;
 //! - the true map `Wt = a I + sqrt(1 - a²) G / sqrt(d)`, `G_jk ~ N(0, 1)`
 //!   ([`SynthData::true_map`], applied as `X @ Wt`);
 //! - one latent direction `e_w ~ N(0, I_d)` per vocabulary word `w` (see [`grammar`]).

@@ -52,6 +52,9 @@ impl World {
         gap.fill_normal(&mut u1, 1.0);
         gap.fill_normal(&mut u2, 1.0);
         normalize(&mut u1);
+        // u2 ⊥ u1 (Gram–Schmidt): the gap between the two cones does not depend on the seed.
+        let along = super::linalg::dot(&u2, &u1) as f32;
+        u2.iter_mut().zip(&u1).for_each(|(v, u)| *v -= along * u);
         normalize(&mut u2);
         let v = vocabulary_size();
         let mut words = vec![0f32; v * d];
