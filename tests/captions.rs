@@ -303,3 +303,35 @@ fn plain_lines_policy() {
     std::fs::write(&empty, "").unwrap();
     assert!(read_lines(&empty).unwrap().is_empty());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Any set of distinct ids and any texts survive write + read unchanged.
+    #[test]
+    fn sidecar_round_trips_any_text(
+        texts in proptest::collection::vec("\\PC{0,30}", 1..12),
+        n_images in 1usize..5,
+    ) {
+        let images: Vec<String> = (0..n_images).map(|i| format!("img {i} \u{e9}")).collect();
+        let captions: Vec<CaptionRecord> = texts
+            .iter()
+            .enumerate()
+            .map(|(r, t)| CaptionRecord {
+                id: format!("c{r}"),
+                image_id: images[r % n_images].clone(),
+                text: t.clone(),
+            })
+            .collect();
+        let set = CaptionSet::new(images, captions).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("captions.json");
+        set.write(&out).unwrap();
+        let back = CaptionSet::read(&out).unwrap();
+        proptest::prop_assert_eq!(&back, &set);
+        let g = back.grouping().unwrap();
+        proptest::prop_assert_eq!(g.n_captions(), texts.len());
+        for r in 0..texts.len() {
+            proptest::prop_assert_eq!(g.image_of(r), r % n_images);
+        }
+    }
+}

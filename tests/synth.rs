@@ -372,3 +372,31 @@ fn write_produces_readable_files() {
     assert_eq!(sidecar, data.captions);
     assert_eq!(sidecar.grouping().unwrap(), data.grouping);
 }
+
+#[test]
+fn split_at_keeps_rows_ids_and_groups() {
+    let data = generate(&SynthConfig {
+        n_images: 10,
+        captions_per_image: 3,
+        dim: 8,
+        ..small(1)
+    })
+    .unwrap();
+    let (train, test) = data.split_at(7).unwrap();
+    assert_eq!(train.images.rows(), 7);
+    assert_eq!(test.texts.rows(), 9);
+    assert_eq!(test.images.row(0), data.images.row(7));
+    assert_eq!(test.texts.row(0), data.texts.row(21));
+    assert_eq!(test.captions.images()[0], "7");
+    assert_eq!(test.captions.captions()[0].id, "21");
+    assert_eq!(test.grouping.counts(), vec![3; 3]);
+    assert_eq!(test.grouping.captions_of(2), &[6, 7, 8]);
+    assert_eq!(test.contents[0], data.contents[7]);
+    assert_eq!(train.config.n_images, 7);
+    for bad in [0, 10, 11] {
+        assert!(matches!(
+            data.split_at(bad),
+            Err(Error::InvalidArgument { .. })
+        ));
+    }
+}

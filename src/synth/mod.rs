@@ -343,6 +343,44 @@ fn generate_captions(
 }
 
 impl SynthData {
+    /// Split into the first `n_first` images (with their captions) and the rest, e.g. a
+    /// training set to fit a map on and held-out query images. Ids, texts and the true map
+    /// are kept; each part gets its own grouping. `n_first` must be in `1..n_images`.
+    pub fn split_at(&self, n_first: usize) -> Result<(SynthData, SynthData)> {
+        let n = self.images.rows();
+        if n_first == 0 || n_first >= n {
+            return Err(Error::invalid(
+                "n_first",
+                format!("must be in 1..{n} (both parts non-empty), got {n_first}"),
+            ));
+        }
+        Ok((self.rows(0..n_first)?, self.rows(n_first..n)?))
+    }
+
+    /// The images in `range` and their captions.
+    fn rows(&self, range: std::ops::Range<usize>) -> Result<SynthData> {
+        let (c, d) = (self.config.captions_per_image, self.images.cols());
+        let caption_range = range.start * c..range.end * c;
+        let images = self.images.as_slice()[range.start * d..range.end * d].to_vec();
+        let texts = self.texts.as_slice()[caption_range.start * d..caption_range.end * d].to_vec();
+        let captions = CaptionSet::new(
+            self.captions.images()[range.clone()].to_vec(),
+            self.captions.captions()[caption_range.clone()].to_vec(),
+        )?;
+        Ok(SynthData {
+            config: SynthConfig {
+                n_images: range.len(),
+                ..self.config.clone()
+            },
+            images: RowMatrix::from_vec(range.len(), d, images)?,
+            texts: RowMatrix::from_vec(caption_range.len(), d, texts)?,
+            grouping: captions.grouping()?,
+            captions,
+            true_map: self.true_map.clone(),
+            contents: self.contents[range].to_vec(),
+        })
+    }
+
     /// Write `DIR/images.npy` (`N x d` f32), `DIR/texts.npy` (`N·C x d`), `DIR/true_map.npy`
     /// (`d x d`) and `DIR/captions.json` (the sidecar, see [`CaptionSet`]), each atomically;
     /// `dir` is created if missing. Returns the paths written.
