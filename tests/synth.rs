@@ -187,8 +187,8 @@ fn the_true_map_improves_recall() {
     let data = generate(&small(4)).unwrap();
     let raw = recall_at_1(&data.images, &data);
     let mapped = recall_at_1(&map_rows(&data.images, &data.true_map), &data);
-    // Measured: raw ≈ 0.1, mapped ≈ 0.45 at 200 images, d = 128.
-    assert!(mapped > raw + 0.2, "raw {raw}, mapped {mapped}");
+    // Measured: raw ≈ 0.1, mapped ≈ 0.6-0.7 at 200 images, d = 128.
+    assert!(mapped > raw + 0.3, "raw {raw}, mapped {mapped}");
     assert!(
         raw > 1.0 / 200.0,
         "raw retrieval is still better than chance: {raw}"

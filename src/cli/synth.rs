@@ -40,6 +40,10 @@ pub struct SynthArgs {
     /// Caption noise sigma (larger: harder retrieval).
     #[arg(long, value_name = "SIGMA", default_value_t = SynthConfig::default().noise)]
     pub noise: f64,
+    /// Weight a of the identity in the true map W = a I + sqrt(1 - a^2) G / sqrt(d)
+    /// (smaller: raw image-caption cosine ranks worse, so alignment matters more).
+    #[arg(long, value_name = "A", default_value_t = SynthConfig::default().identity_mix)]
+    pub identity_mix: f64,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -53,6 +57,7 @@ pub fn run(args: SynthArgs) -> Result<()> {
         dim: args.dim,
         seed: args.seed,
         noise: args.noise,
+        identity_mix: args.identity_mix,
         ..SynthConfig::default()
     };
     let start = Instant::now();
@@ -115,6 +120,7 @@ fn flag_names(e: Error) -> Error {
                 "captions_per_image" => "--captions-per-image",
                 "dim" => "--dim",
                 "noise" => "--noise",
+                "identity_mix" => "--identity-mix",
                 other => other,
             };
             Error::invalid(flag, problem)
