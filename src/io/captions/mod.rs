@@ -51,7 +51,7 @@ pub fn read_json(path: impl AsRef<Path>) -> Result<Value> {
 pub(crate) fn id_string(v: &Value, path: &Path, ctx: &str) -> Result<String> {
     match v {
         Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
         other => Err(Error::format(
             path,
             format!("{ctx}: id must be a string or an integer, got {other}"),

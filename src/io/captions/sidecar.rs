@@ -355,3 +355,52 @@ fn tsv_record(line: &str, row: usize, path: &Path) -> Result<CaptionRecord> {
         text: text.trim().to_owned(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tsv_lines_with_two_or_three_fields() {
+        let p = Path::new("c.tsv");
+        let r = tsv_record("42\t a dog ", 3, p).unwrap();
+        assert_eq!(
+            (r.id.as_str(), r.image_id.as_str(), r.text.as_str()),
+            ("3", "42", "a dog")
+        );
+        let r = tsv_record("c1\t42\ta cat", 0, p).unwrap();
+        assert_eq!((r.id.as_str(), r.image_id.as_str()), ("c1", "42"));
+        assert!(matches!(
+            tsv_record("no tabs", 0, p),
+            Err(Error::Format { .. })
+        ));
+    }
+
+    #[test]
+    fn references_group_texts_by_image() {
+        let v = json!({"images": ["a", "b"], "captions": [
+            {"id": 1, "image_id": "b", "text": "x"},
+            {"id": 2, "image_id": "a", "text": "y"},
+            {"id": 3, "image_id": "b", "text": "z"}]});
+        let set = CaptionSet::from_value(&v, Path::new("s.json")).unwrap();
+        let refs = set.references();
+        assert_eq!(refs["b"], vec!["x", "z"]);
+        assert_eq!(refs["a"], vec!["y"]);
+        assert_eq!(set.grouping().unwrap().captions_of(1), &[0, 2]);
+    }
+
+    #[test]
+    fn ids_must_be_strings_or_integers() {
+        let v = json!({"images": [1.5], "captions": []});
+        let e = CaptionSet::from_value(&v, Path::new("s.json")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("images[0]: id must be a string or an integer"),
+            "{e}"
+        );
+        let v = json!({"images": [], "captions": [{"id": null, "image_id": "a", "text": "t"}]});
+        let e = CaptionSet::from_value(&v, Path::new("s.json")).unwrap_err();
+        assert!(e.to_string().contains("captions[0]"), "{e}");
+    }
+}
