@@ -1,9 +1,8 @@
-//! Criterion benchmarks, one group per concern.
-use criterion::{criterion_group, criterion_main, Criterion};
+//! Criterion benchmarks, one group per concern (`cargo bench --bench recap_bench -- GROUP`).
+use criterion::{criterion_group, criterion_main};
 
 mod npy_read;
+mod synth_bench;
 
-fn placeholder(_c: &mut Criterion) {}
-
-criterion_group!(benches, placeholder, npy_read::npy_read);
+criterion_group!(benches, npy_read::npy_read, synth_bench::synth_generate);
 criterion_main!(benches);

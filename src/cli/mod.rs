@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod inspect;
+mod synth;
 
 /// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
 #[derive(Parser, Debug)]
@@ -21,6 +22,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Describe an embedding file: shape, dtype, byte/memory order, row norms, NaN/Inf.
     Inspect(inspect::InspectArgs),
+    /// Write a synthetic CLIP-like data set (embeddings, captions, true map) to a folder.
+    #[command(long_about = synth::LONG_ABOUT)]
+    Synth(synth::SynthArgs),
 }
 
 /// Parse the command line, run the subcommand, print errors for people, set the exit code.
@@ -29,6 +33,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Synth(a) => synth::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
