@@ -1,0 +1,237 @@
+//! The numeric primitive of the search: a packed tile GEMM `S = Q · Dᵀ`.
+//!
+//! Queries are packed into panels of [`MR`] rows (`[k][MR]`, zero-padded), a run of [`NR`]
+//! datastore rows into one panel (`[k][NR]`, zero-padded, f16 converted to f32 while
+//! packing). The micro-kernel computes an `MR x NR` block of scores.
+//!
+//! **Every score is one fused multiply-add chain over the dimension in index order,
+//! starting from 0**: `s = fma(q[d-1], x[d-1], … fma(q[1], x[1], fma(q[0], x[0], 0)))`.
+//! The value of a (query, row) score therefore does not depend on where the pair falls in a
+//! tile, on the block sizes or on the thread count; the AVX-512 kernel and the portable
+//! kernel (`f32::mul_add`) give bit-identical results. This is what makes the search
+//! deterministic.
+
+use half::f16;
+
+/// Queries per micro-panel (broadcast side of the micro-kernel).
+pub const MR: usize = 14;
+/// Datastore rows per micro-panel (vector side: two 16-lane registers).
+pub const NR: usize = 32;
+
+/// Datastore rows as stored: f32 or f16, row-major `rows x cols`.
+#[derive(Clone, Copy, Debug)]
+pub enum RowsRef<'a> {
+    /// f32 rows.
+    F32(&'a [f32]),
+    /// f16 rows (converted to f32 while packing; products accumulate in f32).
+    F16(&'a [f16]),
+}
+
+impl RowsRef<'_> {
+    /// Number of stored values.
+    pub fn len(&self) -> usize {
+        match self {
+            RowsRef::F32(v) => v.len(),
+            RowsRef::F16(v) => v.len(),
+        }
+    }
+
+    /// True when no values are stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Pack `n` query rows (`rows[i*d..(i+1)*d]`) into `ceil(n / MR)` panels laid out `[k][MR]`.
+/// `out` is resized to `panels * d * MR`; padding rows are zero.
+pub fn pack_queries(rows: &[f32], d: usize, out: &mut Vec<f32>) {
+    let n = if d == 0 { 0 } else { rows.len() / d };
+    let panels = n.div_ceil(MR);
+    out.clear();
+    out.resize(panels * d * MR, 0.0);
+    for (i, row) in rows.chunks_exact(d.max(1)).enumerate().take(n) {
+        let base = (i / MR) * d * MR + i % MR;
+        for (k, &v) in row.iter().enumerate() {
+            out[base + k * MR] = v;
+        }
+    }
+}
+
+/// Pack datastore rows `start..start + n` (`n <= NR`) into one panel `[k][NR]` of `d * NR`
+/// values (`out.len()` must be `d * NR`); rows past `n` are zero.
+pub fn pack_rows(data: RowsRef<'_>, d: usize, start: usize, n: usize, out: &mut [f32]) {
+    debug_assert!(n <= NR && out.len() == d * NR);
+    if n < NR {
+        out.fill(0.0);
+    }
+    match data {
+        RowsRef::F32(v) => {
+            for j in 0..n {
+                let row = &v[(start + j) * d..(start + j + 1) * d];
+                for (k, &x) in row.iter().enumerate() {
+                    out[k * NR + j] = x;
+                }
+            }
+        }
+        RowsRef::F16(v) => pack_rows_f16(v, d, start, n, out),
+    }
+}
+
+fn pack_rows_f16(v: &[f16], d: usize, start: usize, n: usize, out: &mut [f32]) {
+    let mut row32 = [0f32; 256];
+    for j in 0..n {
+        let row = &v[(start + j) * d..(start + j + 1) * d];
+        for (c, chunk) in row.chunks(256).enumerate() {
+            let buf = &mut row32[..chunk.len()];
+            half::slice::HalfFloatSliceExt::convert_to_f32_slice(chunk, buf);
+            for (kk, &x) in buf.iter().enumerate() {
+                out[(c * 256 + kk) * NR + j] = x;
+            }
+        }
+    }
+}
+
+/// Scores of one query panel against one row panel: `c[r * NR + j] = Σ_k a[k][r]·b[k][j]`
+/// for `r < MR`, `j < NR`, each as one FMA chain in `k` order (see the module docs).
+/// `a` is `d * MR` values, `b` is `d * NR`, `c` is `MR * NR`.
+pub fn micro_kernel(d: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    assert!(a.len() >= d * MR && b.len() >= d * NR && c.len() >= MR * NR);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: the CPU supports AVX-512F (checked above) and the slice lengths were
+            // asserted, so every load/store below stays inside `a`, `b` and `c`.
+            unsafe { avx512::micro_kernel(d, a.as_ptr(), b.as_ptr(), c.as_mut_ptr()) };
+            return;
+        }
+    }
+    micro_kernel_portable(d, a, b, c);
+}
+
+/// The portable micro-kernel: the same FMA chains with `f32::mul_add`.
+pub fn micro_kernel_portable(d: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let mut acc = [[0f32; NR]; MR];
+    for k in 0..d {
+        let bk = &b[k * NR..(k + 1) * NR];
+        let ak = &a[k * MR..(k + 1) * MR];
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let av = ak[r];
+            for (j, s) in acc_r.iter_mut().enumerate() {
+                *s = av.mul_add(bk[j], *s);
+            }
+        }
+    }
+    for (r, acc_r) in acc.iter().enumerate() {
+        c[r * NR..(r + 1) * NR].copy_from_slice(acc_r);
+    }
+}
+
+/// Bit mask of the lanes `j < NR` of `scores` (NR values) with `scores[j] >= threshold`
+/// (NaN never passes).
+pub fn lanes_at_least(scores: &[f32], threshold: f32) -> u32 {
+    debug_assert!(scores.len() >= NR);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: AVX-512F is present and `scores` holds at least NR = 32 values.
+            return unsafe { avx512::lanes_at_least(scores.as_ptr(), threshold) };
+        }
+    }
+    let mut mask = 0u32;
+    for (j, &s) in scores[..NR].iter().enumerate() {
+        mask |= u32::from(s >= threshold) << j;
+    }
+    mask
+}
+
+/// Whether the AVX-512 kernels are used on this CPU.
+pub fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{MR, NR};
+    use std::arch::x86_64::*;
+
+    /// AVX-512 micro-kernel: 28 accumulators (MR x 2 vectors), one broadcast per query.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `a`, `b`, `c` must hold `d*MR`, `d*NR`, `MR*NR` values.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn micro_kernel(d: usize, a: *const f32, b: *const f32, c: *mut f32) {
+        let mut acc0 = [_mm512_setzero_ps(); MR];
+        let mut acc1 = [_mm512_setzero_ps(); MR];
+        let mut ap = a;
+        let mut bp = b;
+        for _ in 0..d {
+            let b0 = _mm512_loadu_ps(bp);
+            let b1 = _mm512_loadu_ps(bp.add(16));
+            for r in 0..MR {
+                let av = _mm512_set1_ps(*ap.add(r));
+                acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
+                acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+            }
+            ap = ap.add(MR);
+            bp = bp.add(NR);
+        }
+        for r in 0..MR {
+            _mm512_storeu_ps(c.add(r * NR), acc0[r]);
+            _mm512_storeu_ps(c.add(r * NR + 16), acc1[r]);
+        }
+    }
+
+    /// # Safety
+    /// AVX-512F must be available and `s` must point to NR = 32 readable f32 values.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn lanes_at_least(s: *const f32, threshold: f32) -> u32 {
+        let t = _mm512_set1_ps(threshold);
+        let lo = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(_mm512_loadu_ps(s), t) as u32;
+        let hi = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(_mm512_loadu_ps(s.add(16)), t) as u32;
+        lo | (hi << 16)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simd_and_portable_kernels_agree_bitwise() {
+        let d = 37;
+        let a: Vec<f32> = (0..d * MR)
+            .map(|i| ((i * 7919) % 101) as f32 / 101.0 - 0.5)
+            .collect();
+        let b: Vec<f32> = (0..d * NR)
+            .map(|i| ((i * 104729) % 97) as f32 / 97.0 - 0.5)
+            .collect();
+        let mut c1 = vec![0f32; MR * NR];
+        let mut c2 = vec![0f32; MR * NR];
+        micro_kernel(d, &a, &b, &mut c1);
+        micro_kernel_portable(d, &a, &b, &mut c2);
+        assert_eq!(c1, c2);
+        let mut chain = 0f32;
+        for k in 0..d {
+            chain = a[k * MR + 3].mul_add(b[k * NR + 5], chain);
+        }
+        assert_eq!(c1[3 * NR + 5].to_bits(), chain.to_bits());
+    }
+
+    #[test]
+    fn lanes_mask_matches_scalar() {
+        let s: Vec<f32> = (0..NR)
+            .map(|j| if j == 4 { f32::NAN } else { j as f32 })
+            .collect();
+        let m = lanes_at_least(&s, 10.0);
+        let expected = (10..NR).fold(0u32, |m, j| m | (1 << j));
+        assert_eq!(m, expected);
+        assert_eq!(lanes_at_least(&s, f32::NEG_INFINITY), !(1u32 << 4));
+    }
+}
