@@ -45,7 +45,7 @@ impl RowsRef<'_> {
 /// Pack `n` query rows (`rows[i*d..(i+1)*d]`) into `ceil(n / MR)` panels laid out `[k][MR]`.
 /// `out` is resized to `panels * d * MR`; padding rows are zero.
 pub fn pack_queries(rows: &[f32], d: usize, out: &mut Vec<f32>) {
-    let n = if d == 0 { 0 } else { rows.len() / d };
+    let n = rows.len().checked_div(d).unwrap_or(0);
     let panels = n.div_ceil(MR);
     out.clear();
     out.resize(panels * d * MR, 0.0);

@@ -177,7 +177,7 @@ fn check_inputs(
             format!("{} columns", queries.cols()),
         ));
     }
-    if data.len() % d != 0 {
+    if !data.len().is_multiple_of(d) {
         return Err(Error::shape(
             "datastore buffer",
             format!("a multiple of {d} values"),
