@@ -143,8 +143,7 @@ proptest! {
         let got = ds.search(&queries, k, &SearchOptions::default()).unwrap();
         let want = brute_force(&unit, &qn, m, None);
         let tol = 1e-6 * (d as f64).sqrt() + 1e-6;
-        for i in 0..q {
-            let all = &want[i];
+        for (i, all) in want.iter().enumerate() {
             let kth = all[k.min(m) - 1].1;
             for (c, (r, s)) in got.row(i).enumerate() {
                 let exact = all.iter().find(|x| x.0 == r).unwrap().1;
