@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
+mod bench_retrieve;
 mod demo;
 
 /// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
@@ -18,6 +20,9 @@ pub struct Cli {
 enum Command {
     /// Run the main job end to end on synthetic data generated in memory.
     Demo(demo::DemoArgs),
+    /// Performance measurements.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Parse the command line, run the subcommand, print errors for people, set the exit code.
@@ -25,6 +30,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Bench(c) => bench::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

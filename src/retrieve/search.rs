@@ -285,6 +285,40 @@ fn run_task(
     top
 }
 
+/// The GEMM part alone, as a benchmark baseline: the same task grid, packing and
+/// micro-kernel as [`search_rows`] over `queries` (used as given), without any selection.
+/// Returns a checksum (the sum of each tile's first score) so the work cannot be skipped.
+pub fn gemm_baseline(
+    data: RowsRef<'_>,
+    d: usize,
+    queries: &RowMatrix<f32>,
+    opts: &SearchOptions<'_>,
+) -> Result<f64> {
+    let m = check_inputs(data, d, queries, 1, opts)?;
+    let plan = Plan::new(queries.rows(), m, opts);
+    let qdata = queries.as_slice();
+    let sums: Vec<f64> = (0..plan.n_tasks())
+        .into_par_iter()
+        .map(|t| {
+            let (q0, q1, r0, r1) = plan.task(t);
+            let block = &qdata[q0 * d..q1 * d];
+            let mut packed_q = Vec::new();
+            kernel::pack_queries(block, d, &mut packed_q);
+            let panels = (q1 - q0).div_ceil(MR);
+            let mut packed_rows = vec![0f32; d * NR];
+            let mut tile = vec![0f32; panels * MR * NR];
+            let mut sum = 0f64;
+            for j0 in (r0..r1).step_by(NR) {
+                kernel::pack_rows(data, d, j0, NR.min(r1 - j0), &mut packed_rows);
+                score_tile(d, &packed_q, &packed_rows, &mut tile);
+                sum += tile[0] as f64;
+            }
+            sum
+        })
+        .collect();
+    Ok(sums.iter().sum())
+}
+
 /// Scores of every packed query panel against one packed row panel, into `tile`
 /// (`panels*MR x NR`, row-major).
 pub fn score_tile(d: usize, packed_q: &[f32], packed_rows: &[f32], tile: &mut [f32]) {
