@@ -23,7 +23,10 @@ pub enum Storage {
     #[default]
     F32,
     /// 2 bytes per value; values rounded to the nearest f16 (relative error ≤ 2⁻¹¹), scores
-    /// accumulated in f32.
+    /// accumulated in f32 from the rounded values. For unit-norm rows and queries a cosine
+    /// score moves by at most `2⁻¹¹ + 1e-6·√d` from the f32 score (Cauchy–Schwarz), so the
+    /// top-k equals the f32 top-k except for rows whose scores are within twice that of the
+    /// k-th score (near-ties). Values beyond ±65504 are rejected.
     F16,
 }
 

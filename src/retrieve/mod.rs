@@ -22,12 +22,14 @@
 //! in [`search`](mod@search); selection and merging in [`topk`].
 
 pub mod datastore;
+pub mod eval;
 pub mod exclude;
 pub mod kernel;
 pub mod search;
 pub mod topk;
 
 pub use datastore::{CaptionRecord, Datastore, Storage};
+pub use eval::{evaluate, DirectionReport, RetrievalReport};
 pub use exclude::Exclusion;
 pub use kernel::RowsRef;
 pub use search::{search_rows, Matches, Metric, SearchOptions};

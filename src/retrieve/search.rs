@@ -157,7 +157,7 @@ pub fn search_rows(
     Ok(assemble(q, k_eff, &plan, partial))
 }
 
-fn check_inputs(
+pub(crate) fn check_inputs(
     data: RowsRef<'_>,
     d: usize,
     queries: &RowMatrix<f32>,
@@ -193,7 +193,7 @@ fn check_inputs(
 }
 
 /// The task grid: query blocks x datastore ranges (ranges are multiples of NR).
-struct Plan {
+pub(crate) struct Plan {
     q: usize,
     m: usize,
     block: usize,
@@ -203,7 +203,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(q: usize, m: usize, opts: &SearchOptions<'_>) -> Self {
+    pub(crate) fn new(q: usize, m: usize, opts: &SearchOptions<'_>) -> Self {
         let block = if opts.query_block == 0 {
             DEFAULT_QUERY_BLOCK
         } else {
@@ -229,12 +229,12 @@ impl Plan {
         }
     }
 
-    fn n_tasks(&self) -> usize {
+    pub(crate) fn n_tasks(&self) -> usize {
         self.n_blocks * self.n_ranges
     }
 
     /// Task `t` → `(q0, q1, r0, r1)`.
-    fn task(&self, t: usize) -> (usize, usize, usize, usize) {
+    pub(crate) fn task(&self, t: usize) -> (usize, usize, usize, usize) {
         let (b, r) = (t / self.n_ranges, t % self.n_ranges);
         let q0 = (b * self.block).min(self.q);
         let r0 = (r * self.range).min(self.m);
@@ -261,19 +261,8 @@ fn run_task(
 ) -> TopK {
     let nq = block.len() / d;
     let mut top = TopK::new(nq, k);
-    if nq == 0 || r0 >= r1 {
-        return top;
-    }
-    let mut packed_q = Vec::new();
-    kernel::pack_queries(block, d, &mut packed_q);
-    let panels = nq.div_ceil(MR);
-    let mut packed_rows = vec![0f32; d * NR];
-    let mut tile = vec![0f32; panels * MR * NR];
     let mut cursors = ExclusionCursors::new(opts.exclusion, q0, nq, r0);
-    for j0 in (r0..r1).step_by(NR) {
-        let n = NR.min(r1 - j0);
-        kernel::pack_rows(data, d, j0, n, &mut packed_rows);
-        score_tile(d, &packed_q, &packed_rows, &mut tile);
+    walk_tiles(data, d, block, r0, r1, |j0, n, tile| {
         let valid = if n == NR { u32::MAX } else { (1u32 << n) - 1 };
         for r in 0..nq {
             let scores = &tile[r * NR..(r + 1) * NR];
@@ -281,8 +270,36 @@ fn run_task(
             let mask = cursors.mask(r, j0, j0 + n, mask);
             select_lanes(&mut top, r, scores, j0, mask);
         }
-    }
+    });
     top
+}
+
+/// The tile loop shared by every pass over the datastore: pack the query `block` once, then
+/// for each run of up to [`NR`] rows `j0..j0+n` of `r0..r1`, compute the score tile
+/// (`tile[r * NR + j]` = score of block row `r` with datastore row `j0 + j`; lanes `j >= n`
+/// are padding) and hand it to `visit(j0, n, tile)`.
+pub fn walk_tiles(
+    data: RowsRef<'_>,
+    d: usize,
+    block: &[f32],
+    r0: usize,
+    r1: usize,
+    mut visit: impl FnMut(usize, usize, &[f32]),
+) {
+    let nq = block.len() / d;
+    if nq == 0 || r0 >= r1 {
+        return;
+    }
+    let mut packed_q = Vec::new();
+    kernel::pack_queries(block, d, &mut packed_q);
+    let mut packed_rows = vec![0f32; d * NR];
+    let mut tile = vec![0f32; nq.div_ceil(MR) * MR * NR];
+    for j0 in (r0..r1).step_by(NR) {
+        let n = NR.min(r1 - j0);
+        kernel::pack_rows(data, d, j0, n, &mut packed_rows);
+        score_tile(d, &packed_q, &packed_rows, &mut tile);
+        visit(j0, n, &tile);
+    }
 }
 
 /// The GEMM part alone, as a benchmark baseline: the same task grid, packing and
@@ -301,18 +318,10 @@ pub fn gemm_baseline(
         .into_par_iter()
         .map(|t| {
             let (q0, q1, r0, r1) = plan.task(t);
-            let block = &qdata[q0 * d..q1 * d];
-            let mut packed_q = Vec::new();
-            kernel::pack_queries(block, d, &mut packed_q);
-            let panels = (q1 - q0).div_ceil(MR);
-            let mut packed_rows = vec![0f32; d * NR];
-            let mut tile = vec![0f32; panels * MR * NR];
             let mut sum = 0f64;
-            for j0 in (r0..r1).step_by(NR) {
-                kernel::pack_rows(data, d, j0, NR.min(r1 - j0), &mut packed_rows);
-                score_tile(d, &packed_q, &packed_rows, &mut tile);
-                sum += tile[0] as f64;
-            }
+            walk_tiles(data, d, &qdata[q0 * d..q1 * d], r0, r1, |_, _, tile| {
+                sum += tile[0] as f64
+            });
             sum
         })
         .collect();
