@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod bench_retrieve;
 mod demo;
+mod inspect;
 
 /// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
 #[derive(Parser, Debug)]
@@ -23,6 +24,8 @@ enum Command {
     /// Performance measurements.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Describe an embedding file: shape, dtype, byte/memory order, row norms, NaN/Inf.
+    Inspect(inspect::InspectArgs),
 }
 
 /// Parse the command line, run the subcommand, print errors for people, set the exit code.
@@ -31,6 +34,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Bench(c) => bench::run(c),
+        Command::Inspect(a) => inspect::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
