@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::kernel::RowsRef;
 use super::search::{search_rows, Matches, Metric, SearchOptions};
 use crate::error::{Error, Result};
+use crate::io::atomic::write_json_atomic;
 use crate::matrix::{check_finite_rows, l2_normalize_rows, RowMatrix};
 
 /// Element type of the stored embeddings.
@@ -266,9 +267,120 @@ impl Datastore {
         Ok(())
     }
 
-    /// Save to a directory: `embeddings.npy` (f32 or f16 as stored) and `datastore.json`
-    /// (dimension, metric, storage, captions).
-    pub fn save(&self, _dir: impl AsRef<Path>) -> Result<()> {
-        Err(Error::invalid("save", "not implemented yet"))
+    /// Save to a directory (created if missing): `embeddings.npy` (f32, the stored values;
+    /// f16 storage is widened exactly), `datastore.json` (format, rows, dim, metric,
+    /// storage) and, with records, `captions.json` (`[{"image_id", "caption"}, ...]`).
+    /// Every file is written atomically.
+    pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        crate::io::npy::write_f32(dir.join("embeddings.npy"), &self.to_f32())?;
+        if let Some(c) = &self.captions {
+            write_json_atomic(dir.join("captions.json"), c)?;
+        }
+        let meta = SavedMeta {
+            format: SAVED_FORMAT.to_string(),
+            rows: self.rows(),
+            dim: self.dim,
+            normalized: self.normalized,
+            storage: self.storage(),
+            captions: self.captions.is_some(),
+        };
+        write_json_atomic(dir.join("datastore.json"), &meta)
     }
+
+    /// Load a directory written by [`Datastore::save`]. Rows are taken as saved (not
+    /// re-normalized, so a round trip is bit-exact) after a finiteness check.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let meta_path = dir.join("datastore.json");
+        let meta: SavedMeta = serde_json::from_value(crate::io::captions::read_json(&meta_path)?)
+            .map_err(|e| Error::Json {
+            path: meta_path.clone(),
+            source: e,
+        })?;
+        if meta.format != SAVED_FORMAT {
+            return Err(Error::format(
+                &meta_path,
+                format!("unknown format {:?}", meta.format),
+            ));
+        }
+        let emb = crate::io::npy::read_f32(dir.join("embeddings.npy"))?;
+        if emb.shape() != (meta.rows, meta.dim) {
+            return Err(Error::shape(
+                "embeddings.npy vs datastore.json",
+                format!("{} x {}", meta.rows, meta.dim),
+                format!("{} x {}", emb.rows(), emb.cols()),
+            ));
+        }
+        let mut ds = Datastore {
+            dim: meta.dim,
+            normalized: false,
+            embeddings: match meta.storage {
+                Storage::F32 => Embeddings::F32(Vec::new()),
+                Storage::F16 => Embeddings::F16(Vec::new()),
+            },
+            captions: None,
+        };
+        ds.append_rows(emb.into_vec(), meta.dim)?;
+        ds.normalized = meta.normalized;
+        if meta.captions {
+            ds = ds.with_captions(read_caption_records(dir.join("captions.json"))?)?;
+        }
+        Ok(ds)
+    }
+}
+
+const SAVED_FORMAT: &str = "recap-datastore-1";
+
+#[derive(Serialize, Deserialize)]
+struct SavedMeta {
+    format: String,
+    rows: usize,
+    dim: usize,
+    normalized: bool,
+    storage: Storage,
+    captions: bool,
+}
+
+/// Read one caption record per datastore row from JSON: an array of objects with
+/// `image_id` (string or integer) and `caption`, or a COCO captions file (an object whose
+/// `annotations` array holds such objects; its order is the row order).
+pub fn read_caption_records(path: impl AsRef<Path>) -> Result<Vec<CaptionRecord>> {
+    let path = path.as_ref();
+    let value = crate::io::captions::read_json(path)?;
+    let list = match &value {
+        serde_json::Value::Array(a) => a,
+        serde_json::Value::Object(o) => match o.get("annotations") {
+            Some(serde_json::Value::Array(a)) => a,
+            _ => {
+                return Err(Error::format(
+                    path,
+                    "expected an array or {\"annotations\": [...]}",
+                ))
+            }
+        },
+        _ => return Err(Error::format(path, "expected an array of caption records")),
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            record_from_value(v).ok_or_else(|| {
+                Error::format(
+                    path,
+                    format!("entry {i}: expected {{\"image_id\": id, \"caption\": text}}"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn record_from_value(v: &serde_json::Value) -> Option<CaptionRecord> {
+    let image_id = match v.get("image_id")? {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let caption = v.get("caption")?.as_str()?.to_string();
+    Some(CaptionRecord { image_id, caption })
 }
