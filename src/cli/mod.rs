@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod bench_retrieve;
 mod demo;
+mod eval_retrieval;
 mod inspect;
+mod retrieve;
 
 /// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
 #[derive(Parser, Debug)]
@@ -26,6 +28,10 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Describe an embedding file: shape, dtype, byte/memory order, row norms, NaN/Inf.
     Inspect(inspect::InspectArgs),
+    /// Exact top-k caption retrieval (cosine or inner product, optional map and self-exclusion).
+    Retrieve(retrieve::RetrieveArgs),
+    /// Image→text and text→image recall@1/5/10 and median rank.
+    EvalRetrieval(eval_retrieval::EvalRetrievalArgs),
 }
 
 /// Parse the command line, run the subcommand, print errors for people, set the exit code.
@@ -35,6 +41,8 @@ pub fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Bench(c) => bench::run(c),
         Command::Inspect(a) => inspect::run(a),
+        Command::Retrieve(a) => retrieve::run(a),
+        Command::EvalRetrieval(a) => eval_retrieval::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -25,6 +25,7 @@ pub mod datastore;
 pub mod eval;
 pub mod exclude;
 pub mod kernel;
+pub mod map;
 pub mod search;
 pub mod topk;
 
@@ -32,5 +33,6 @@ pub use datastore::{CaptionRecord, Datastore, Storage};
 pub use eval::{evaluate, DirectionReport, RetrievalReport};
 pub use exclude::Exclusion;
 pub use kernel::RowsRef;
+pub use map::apply_map;
 pub use search::{search_rows, Matches, Metric, SearchOptions};
 pub use topk::TopK;
