@@ -4,10 +4,11 @@
 //! synthetic unit-norm data (`--m --q --d`). For each k (default 1, 7, 100) and for f16
 //! storage (k = 7) it reports the median search time over `--repeat` runs, queries/s and
 //! GFLOP/s (= 2·q·m·d / time). In the same run it measures the GEMM part alone (the same
-//! packed tile loop without selection) and the machine's f32 GEMM rate (faer `matmul`,
-//! 4096x1024x1024... see `--peak-n`), and prints the peak RSS. `--out PREFIX` writes
-//! `PREFIX_indices.npy` / `PREFIX_scores.npy` (k = 7 or the first k) for the peers'
-//! `compare_topk.py`; `--jsonl FILE` appends peers-compatible `"kind": "topk"` lines.
+//! packed tile loop without selection) and the machine's f32 GEMM rate (faer `matmul` of
+//! `--peak-n`³), and the peak RSS after the f32 searches (datastore + queries + results) and
+//! at the end (f16 copy added). `--out PREFIX` writes `PREFIX_k7_indices.npy` /
+//! `PREFIX_k7_scores.npy` (and `PREFIX_f16_k7_*`) for the peers' `compare_topk.py`;
+//! `--jsonl FILE` appends peers-compatible `"kind": "topk"` lines for `table.py`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -15,6 +16,7 @@ use std::time::Instant;
 use clap::Args;
 
 use crate::error::{Error, Result};
+use crate::io::npy;
 use crate::matrix::RowMatrix;
 use crate::retrieve::search::gemm_baseline;
 use crate::retrieve::{Datastore, Matches, Metric, SearchOptions, Storage};
@@ -58,9 +60,12 @@ pub struct BenchRetrieveArgs {
     /// Label for the JSON lines.
     #[arg(long, default_value = "")]
     pub label: String,
-    /// Print one JSON object per configuration instead of the table.
+    /// Output prefix: `PREFIX_k<k>_{indices,scores}.npy`, `PREFIX_f16_k<k>_...`.
     #[arg(long)]
-    pub json: bool,
+    pub out: Option<String>,
+    /// Append peers-compatible `"kind": "topk"` JSON lines to this file.
+    #[arg(long)]
+    pub jsonl: Option<PathBuf>,
 }
 
 /// One timed configuration.
@@ -71,11 +76,29 @@ struct Timing {
 }
 
 impl Timing {
-    fn median(&self) -> f64 {
+    fn sorted(&self) -> Vec<f64> {
         let mut r = self.runs.clone();
         r.sort_by(|a, b| a.total_cmp(b));
+        r
+    }
+
+    fn median(&self) -> f64 {
+        let r = self.sorted();
         r[r.len() / 2]
     }
+}
+
+/// What the run measured, for the report.
+struct Measured {
+    shape: (usize, usize, usize),
+    gflop: f64,
+    load_s: f64,
+    normalize_s: f64,
+    gemm_s: f64,
+    peak: Option<f64>,
+    rss_f32_gb: Option<f64>,
+    timings: Vec<Timing>,
+    outs: Vec<Option<String>>,
 }
 
 /// Run the benchmark.
@@ -94,14 +117,8 @@ fn run_in_pool(args: &BenchRetrieveArgs) -> Result<()> {
     let (q, m, d) = (queries.rows(), data.rows(), data.cols());
     let gflop = 2.0 * q as f64 * m as f64 * d as f64 * 1e-9;
     let t = Instant::now();
-    let ds32 = Datastore::cosine(data.clone(), Storage::F32)?;
+    let ds32 = Datastore::cosine(data, Storage::F32)?;
     let normalize_s = t.elapsed().as_secs_f64();
-    let ds16 = if args.f16_k > 0 {
-        Some(Datastore::cosine(data, Storage::F16)?)
-    } else {
-        drop(data);
-        None
-    };
     eprintln!(
         "q={q} m={m} d={d} threads={} avx512={} load {load_s:.3} s normalize {normalize_s:.3} s",
         rayon::current_num_threads(),
@@ -115,21 +132,95 @@ fn run_in_pool(args: &BenchRetrieveArgs) -> Result<()> {
     let mut unit_queries = queries.clone();
     unit_queries.l2_normalize_rows("queries")?;
     let gemm_s = time_gemm_part(&ds32, &unit_queries, &opts, args.repeat)?;
-    let peak = machine_gemm_gflops(args.peak_n, args.repeat);
+    drop(unit_queries);
     let mut timings = Vec::new();
+    let mut outs = Vec::new();
     for &k in &args.k {
-        timings.push(time_search(&ds32, &queries, k, &opts, args.repeat)?.0);
+        let (t, matches) = time_search(&ds32, &queries, k, &opts, args.repeat)?;
+        outs.push(write_prefix(args, &format!("k{k}"), &matches)?);
+        timings.push(t);
     }
-    if let Some(ds16) = &ds16 {
-        timings.push(time_search(ds16, &queries, args.f16_k, &opts, args.repeat)?.0);
+    let rss_f32_gb = peak_rss_gb();
+    if args.f16_k > 0 {
+        let ds16 = ds32.to_storage(Storage::F16)?;
+        drop(ds32);
+        let (t, matches) = time_search(&ds16, &queries, args.f16_k, &opts, args.repeat)?;
+        outs.push(write_prefix(
+            args,
+            &format!("f16_k{}", args.f16_k),
+            &matches,
+        )?);
+        timings.push(t);
     }
-    report(args, (q, m, d), gflop, gemm_s, peak, &timings);
+    let peak = machine_gemm_gflops(args.peak_n, args.repeat);
+    let measured = Measured {
+        shape: (q, m, d),
+        gflop,
+        load_s,
+        normalize_s,
+        gemm_s,
+        peak,
+        rss_f32_gb,
+        timings,
+        outs,
+    };
+    report(args, &measured);
+    if let Some(path) = &args.jsonl {
+        append_jsonl(path, args, &measured)?;
+    }
     Ok(())
+}
+
+/// Write `PREFIX_<tag>_indices.npy` / `_scores.npy`; returns the prefix written.
+fn write_prefix(args: &BenchRetrieveArgs, tag: &str, m: &Matches) -> Result<Option<String>> {
+    let Some(prefix) = &args.out else {
+        return Ok(None);
+    };
+    let p = format!("{prefix}_{tag}");
+    npy::write_i64(
+        format!("{p}_indices.npy"),
+        m.indices.rows(),
+        m.indices.cols(),
+        m.indices.as_slice(),
+    )?;
+    npy::write_f32(format!("{p}_scores.npy"), &m.scores)?;
+    Ok(Some(p))
+}
+
+fn append_jsonl(path: &PathBuf, args: &BenchRetrieveArgs, r: &Measured) -> Result<()> {
+    use std::io::Write;
+    let (q, m, d) = r.shape;
+    let mut lines = String::new();
+    for (t, out) in r.timings.iter().zip(&r.outs) {
+        let s = t.sorted();
+        let med = t.median();
+        let v = serde_json::json!({
+            "kind": "topk", "label": args.label,
+            "method": format!("recap_{}", format!("{:?}", t.storage).to_lowercase()),
+            "q": q, "m": m, "d": d, "k": t.k, "threads": rayon::current_num_threads(),
+            "load_s": r.load_s, "normalize_s": r.normalize_s, "build_s": 0.0,
+            "search_s": med, "search_min_s": s[0], "search_max_s": s[s.len() - 1],
+            "search_runs": t.runs, "gflop": r.gflop, "gflops": r.gflop / med,
+            "qps": q as f64 / med, "out": out,
+            "gemm_only_s": r.gemm_s, "gemm_only_gflops": r.gflop / r.gemm_s,
+            "machine_gemm_gflops": r.peak, "max_rss_gb": peak_rss_gb(),
+            "max_rss_f32_phase_gb": r.rss_f32_gb,
+        });
+        lines.push_str(&v.to_string());
+        lines.push('\n');
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    f.write_all(lines.as_bytes())
+        .map_err(|e| Error::io(path, e))
 }
 
 fn load(args: &BenchRetrieveArgs) -> Result<(RowMatrix<f32>, RowMatrix<f32>)> {
     match (&args.datastore, &args.queries) {
-        (Some(ds), Some(qs)) => Ok((crate::io::npy::read_f32(ds)?, crate::io::npy::read_f32(qs)?)),
+        (Some(ds), Some(qs)) => Ok((npy::read_f32(ds)?, npy::read_f32(qs)?)),
         _ => Ok((synthetic(args.m, args.d, 1), synthetic(args.q, args.d, 2))),
     }
 }
@@ -220,33 +311,29 @@ fn time_search(
     Ok((timing, last.expect("at least one run")))
 }
 
-fn report(
-    args: &BenchRetrieveArgs,
-    (q, m, d): (usize, usize, usize),
-    gflop: f64,
-    gemm_s: f64,
-    peak: Option<f64>,
-    timings: &[Timing],
-) {
-    let gemm_rate = gflop / gemm_s;
+fn report(args: &BenchRetrieveArgs, r: &Measured) {
+    let (q, m, d) = r.shape;
+    let gflop = r.gflop;
+    let gemm_rate = gflop / r.gemm_s;
     println!(
         "recap bench retrieve: q={q} m={m} d={d} ({gflop:.1} GFLOP per search), threads={}",
         rayon::current_num_threads()
     );
-    if let Some(p) = peak {
+    if let Some(p) = r.peak {
         println!(
             "  machine f32 GEMM (faer {n}^3): {p:.1} GFLOP/s",
             n = args.peak_n
         );
     }
     println!(
-        "  GEMM part alone (same tiles, no selection): {gemm_s:.3} s = {gemm_rate:.1} GFLOP/s"
+        "  GEMM part alone (same tiles, no selection): {:.3} s = {gemm_rate:.1} GFLOP/s",
+        r.gemm_s
     );
     println!(
         "  {:>5} {:>7} {:>9} {:>10} {:>9}  runs",
         "k", "storage", "search s", "queries/s", "GFLOP/s"
     );
-    for t in timings {
+    for t in &r.timings {
         let s = t.median();
         println!(
             "  {:>5} {:>7} {:>9.3} {:>10.0} {:>9.1}  {:?}",
@@ -261,7 +348,12 @@ fn report(
                 .collect::<Vec<_>>()
         );
     }
-    println!("  peak RSS: {:.3} GB", peak_rss_gb().unwrap_or(f64::NAN));
+    println!(
+        "  datastore f32: {:.3} GB; peak RSS after the f32 searches: {:.3} GB; at the end: {:.3} GB",
+        (m * d * 4) as f64 / 1e9,
+        r.rss_f32_gb.unwrap_or(f64::NAN),
+        peak_rss_gb().unwrap_or(f64::NAN)
+    );
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), in GB.

@@ -164,6 +164,35 @@ impl Datastore {
         RowMatrix::from_vec(self.rows(), self.dim, data).expect("consistent by construction")
     }
 
+    /// The same datastore with another storage type (f32 → f16 rounds every value to the
+    /// nearest f16; f16 → f32 is exact). Converts row by row: no f32 copy of an f16 store.
+    pub fn to_storage(&self, storage: Storage) -> Result<Datastore> {
+        let embeddings = match (&self.embeddings, storage) {
+            (Embeddings::F32(v), Storage::F16) => {
+                if let Some(pos) = v.iter().position(|x| x.abs() > f16::MAX.to_f32()) {
+                    return Err(Error::invalid(
+                        "datastore",
+                        format!(
+                            "row {} has a value beyond the f16 range (|x| > 65504)",
+                            pos / self.dim
+                        ),
+                    ));
+                }
+                Embeddings::F16(v.iter().map(|&x| f16::from_f32(x)).collect())
+            }
+            (Embeddings::F16(v), Storage::F32) => {
+                Embeddings::F32(v.iter().map(|x| x.to_f32()).collect())
+            }
+            (e, _) => e.clone(),
+        };
+        Ok(Datastore {
+            dim: self.dim,
+            normalized: self.normalized,
+            embeddings,
+            captions: self.captions.clone(),
+        })
+    }
+
     /// Append rows (the datastore-augmentation loop): checked, normalized like the rest.
     /// With caption records attached, `captions` must give one per new row; without, it must
     /// be `None`.
