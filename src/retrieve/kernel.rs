@@ -18,6 +18,9 @@ pub const MR: usize = 14;
 /// Datastore rows per micro-panel (vector side: two 16-lane registers).
 pub const NR: usize = 32;
 
+/// Columns per block when packing rows (32 rows x 64 columns = 8 KiB written at a time).
+const PACK_K: usize = 64;
+
 /// Datastore rows as stored: f32 or f16, row-major `rows x cols`.
 #[derive(Clone, Copy, Debug)]
 pub enum RowsRef<'a> {
@@ -60,16 +63,35 @@ pub fn pack_queries(rows: &[f32], d: usize, out: &mut Vec<f32>) {
 /// Pack datastore rows `start..start + n` (`n <= NR`) into one panel `[k][NR]` of `d * NR`
 /// values (`out.len()` must be `d * NR`); rows past `n` are zero.
 pub fn pack_rows(data: RowsRef<'_>, d: usize, start: usize, n: usize, out: &mut [f32]) {
+    assert!(n <= NR && out.len() == d * NR && (start + n) * d <= data.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: AVX-512 F/BW/VL present; rows start..start+n exist (asserted) and `out` holds
+            // d * NR values.
+            unsafe { avx512::pack_rows(data, d, start, n, out) };
+            return;
+        }
+    }
+    pack_rows_portable(data, d, start, n, out);
+}
+
+/// The portable packing (same output as the AVX-512 one).
+pub fn pack_rows_portable(data: RowsRef<'_>, d: usize, start: usize, n: usize, out: &mut [f32]) {
     debug_assert!(n <= NR && out.len() == d * NR);
     if n < NR {
         out.fill(0.0);
     }
     match data {
         RowsRef::F32(v) => {
-            for j in 0..n {
-                let row = &v[(start + j) * d..(start + j + 1) * d];
-                for (k, &x) in row.iter().enumerate() {
-                    out[k * NR + j] = x;
+            // Blocks of PACK_K columns keep the written lines in L1.
+            for k0 in (0..d).step_by(PACK_K) {
+                let k1 = (k0 + PACK_K).min(d);
+                for j in 0..n {
+                    let row = &v[(start + j) * d + k0..(start + j) * d + k1];
+                    for (kk, &x) in row.iter().enumerate() {
+                        out[(k0 + kk) * NR + j] = x;
+                    }
                 }
             }
         }
@@ -144,11 +166,13 @@ pub fn lanes_at_least(scores: &[f32], threshold: f32) -> u32 {
     mask
 }
 
-/// Whether the AVX-512 kernels are used on this CPU.
+/// Whether the AVX-512 kernels are used on this CPU (needs AVX-512 F, BW and VL).
 pub fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -188,6 +212,84 @@ mod avx512 {
         }
     }
 
+    /// Pack rows `start..start+n` into `[k][NR]`: 16 columns at a time, each half of the
+    /// panel (rows 0–15, 16–31) is loaded as 16 vectors and transposed in registers.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `data` must hold rows `start..start+n` of `d` values
+    /// and `out` must hold `d * NR` values.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    pub unsafe fn pack_rows(
+        data: super::RowsRef<'_>,
+        d: usize,
+        start: usize,
+        n: usize,
+        out: &mut [f32],
+    ) {
+        let o = out.as_mut_ptr();
+        for k0 in (0..d).step_by(16) {
+            let w = 16.min(d - k0);
+            let mask: __mmask16 = if w == 16 { 0xFFFF } else { (1u16 << w) - 1 };
+            for half in 0..2 {
+                let mut r = [_mm512_setzero_ps(); 16];
+                for (i, ri) in r.iter_mut().enumerate() {
+                    let j = half * 16 + i;
+                    if j < n {
+                        let at = (start + j) * d + k0;
+                        *ri = match data {
+                            super::RowsRef::F32(v) => {
+                                _mm512_maskz_loadu_ps(mask, v.as_ptr().add(at))
+                            }
+                            super::RowsRef::F16(v) => {
+                                let h = _mm256_maskz_loadu_epi16(
+                                    mask,
+                                    v.as_ptr().add(at) as *const i16,
+                                );
+                                _mm512_cvtph_ps(h)
+                            }
+                        };
+                    }
+                }
+                transpose16(&mut r);
+                for (kk, rk) in r.iter().enumerate().take(w) {
+                    _mm512_storeu_ps(o.add((k0 + kk) * NR + half * 16), *rk);
+                }
+            }
+        }
+    }
+
+    /// In-register 16x16 transpose: swap the off-diagonal b x b blocks for b = 8, 4, 2, 1.
+    #[target_feature(enable = "avx512f")]
+    fn transpose16(r: &mut [__m512; 16]) {
+        for b in [8usize, 4, 2, 1] {
+            let mut lo = [0i32; 16];
+            let mut hi = [0i32; 16];
+            for l in 0..16 {
+                let first = (l / b) % 2 == 0;
+                lo[l] = if first { l as i32 } else { (16 + l - b) as i32 };
+                hi[l] = if first {
+                    (l + b) as i32
+                } else {
+                    (16 + l) as i32
+                };
+            }
+            // SAFETY: 16 i32 values are read from each array.
+            let (lo, hi) = unsafe {
+                (
+                    _mm512_loadu_si512(lo.as_ptr() as *const _),
+                    _mm512_loadu_si512(hi.as_ptr() as *const _),
+                )
+            };
+            for i in 0..16 {
+                if (i / b) % 2 == 0 {
+                    let (x, y) = (r[i], r[i + b]);
+                    r[i] = _mm512_permutex2var_ps(x, lo, y);
+                    r[i + b] = _mm512_permutex2var_ps(x, hi, y);
+                }
+            }
+        }
+    }
+
     /// # Safety
     /// AVX-512F must be available and `s` must point to NR = 32 readable f32 values.
     #[target_feature(enable = "avx512f")]
@@ -222,6 +324,23 @@ mod tests {
             chain = a[k * MR + 3].mul_add(b[k * NR + 5], chain);
         }
         assert_eq!(c1[3 * NR + 5].to_bits(), chain.to_bits());
+    }
+
+    #[test]
+    fn simd_and_portable_packing_agree() {
+        for d in [1usize, 5, 16, 17, 40, 64] {
+            let v: Vec<f32> = (0..40 * d).map(|i| i as f32 * 0.37 - 3.0).collect();
+            let h: Vec<f16> = v.iter().map(|&x| f16::from_f32(x)).collect();
+            for (start, n) in [(0usize, 32usize), (3, 7), (8, 32), (39, 1)] {
+                for data in [RowsRef::F32(&v), RowsRef::F16(&h)] {
+                    let mut a = vec![1f32; d * NR];
+                    let mut b = vec![2f32; d * NR];
+                    pack_rows(data, d, start, n, &mut a);
+                    pack_rows_portable(data, d, start, n, &mut b);
+                    assert_eq!(a, b, "d {d} start {start} n {n}");
+                }
+            }
+        }
     }
 
     #[test]

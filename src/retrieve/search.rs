@@ -45,7 +45,7 @@ pub struct SearchOptions<'a> {
     pub metric: Metric,
     /// Datastore rows each query must skip.
     pub exclusion: Option<&'a Exclusion>,
-    /// Queries per block (0 = automatic, 256). Results do not depend on it.
+    /// Queries per block (0 = automatic, 512). Results do not depend on it.
     pub query_block: usize,
     /// Datastore rows per task (0 = automatic). Results do not depend on it.
     pub rows_per_task: usize,
@@ -105,7 +105,7 @@ impl Matches {
 }
 
 /// Default queries per block.
-pub const DEFAULT_QUERY_BLOCK: usize = 256;
+pub const DEFAULT_QUERY_BLOCK: usize = 512;
 /// Smallest automatic datastore range per task.
 const MIN_ROWS_PER_TASK: usize = 8192;
 
