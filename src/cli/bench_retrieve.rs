@@ -57,7 +57,7 @@ pub struct BenchRetrieveArgs {
     /// Size n of the n x n x n faer GEMM used as the machine's f32 rate (0 = skip).
     #[arg(long, default_value_t = 2048)]
     pub peak_n: usize,
-    /// Label for the JSON lines.
+    /// Label for the JSON lines (`_k<k>` is appended).
     #[arg(long, default_value = "")]
     pub label: String,
     /// Output prefix: `PREFIX_k<k>_{indices,scores}.npy`, `PREFIX_f16_k<k>_...`.
@@ -195,7 +195,8 @@ fn append_jsonl(path: &PathBuf, args: &BenchRetrieveArgs, r: &Measured) -> Resul
         let s = t.sorted();
         let med = t.median();
         let v = serde_json::json!({
-            "kind": "topk", "label": args.label,
+            // table.py groups by (label, method): one label per k.
+            "kind": "topk", "label": format!("{}{}k{}", args.label, if args.label.is_empty() { "" } else { "_" }, t.k),
             "method": format!("recap_{}", format!("{:?}", t.storage).to_lowercase()),
             "q": q, "m": m, "d": d, "k": t.k, "threads": rayon::current_num_threads(),
             "load_s": r.load_s, "normalize_s": r.normalize_s, "build_s": 0.0,
