@@ -9,7 +9,7 @@
 //! tile per running task, plus `q x k` results; never a `q x m` score matrix.
 //!
 //! Results do not depend on block sizes or thread count: every score is computed bit-for-bit
-//! the same way wherever it falls (see [`kernel`](super::kernel)), and the top-k under the
+//! the same way wherever it falls (see [`super::kernel`]), and the top-k under the
 //! order "higher score, then lower index" is unique, so merging in any order gives the same
 //! rows.
 
