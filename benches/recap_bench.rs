@@ -2,8 +2,14 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 
 mod retrieve;
+mod synth_bench;
 
 fn placeholder(_c: &mut Criterion) {}
 
-criterion_group!(benches, placeholder, retrieve::bench);
+criterion_group!(
+    benches,
+    placeholder,
+    synth_bench::synth_generate,
+    retrieve::bench
+);
 criterion_main!(benches);

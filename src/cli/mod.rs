@@ -10,6 +10,7 @@ mod demo;
 mod eval_retrieval;
 mod inspect;
 mod retrieve;
+mod synth;
 
 /// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
 #[derive(Parser, Debug)]
@@ -32,6 +33,9 @@ enum Command {
     Retrieve(retrieve::RetrieveArgs),
     /// Image→text and text→image recall@1/5/10 and median rank.
     EvalRetrieval(eval_retrieval::EvalRetrievalArgs),
+    /// Write a synthetic CLIP-like data set (embeddings, captions, true map) to a folder.
+    #[command(long_about = synth::LONG_ABOUT)]
+    Synth(synth::SynthArgs),
 }
 
 /// Parse the command line, run the subcommand, print errors for people, set the exit code.
@@ -43,6 +47,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(a),
         Command::Retrieve(a) => retrieve::run(a),
         Command::EvalRetrieval(a) => eval_retrieval::run(a),
+        Command::Synth(a) => synth::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
