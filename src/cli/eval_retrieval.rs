@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! recap eval-retrieval --images images.npy --texts texts.npy
-//!     (--captions-per-image 5 | --captions captions.json --image-ids ids.json)
+//!     (--captions-per-image 5 | --captions captions.json [--image-ids ids.json])
 //!     [--map W.npy] [--json]
 //! ```
 //!
@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::error::{Error, Result};
+use crate::io::captions::CaptionSet;
 use crate::io::{npy, Grouping};
 use crate::retrieve::datastore::read_caption_records;
 use crate::retrieve::{apply_map, evaluate, DirectionReport, RetrievalReport};
@@ -33,8 +34,10 @@ pub struct EvalRetrievalArgs {
     /// Caption rows per image, consecutive (COCO Karpathy: 5).
     #[arg(long, conflicts_with = "captions")]
     pub captions_per_image: Option<usize>,
-    /// Caption records (`[{"image_id", "caption"}, ...]`), one per text row.
-    #[arg(long, requires = "image_ids")]
+    /// Captions of the text rows: the crate's sidecar (its `images` are the image rows), a
+    /// COCO/Karpathy file, or a plain array `[{"image_id", "caption"}, ...]` together with
+    /// `--image-ids`.
+    #[arg(long)]
     pub captions: Option<PathBuf>,
     /// Image id of every image row (JSON array).
     #[arg(long, requires = "captions")]
@@ -77,6 +80,11 @@ pub fn run(args: EvalRetrievalArgs) -> Result<()> {
 }
 
 fn grouping(args: &EvalRetrievalArgs, n_images: usize, n_texts: usize) -> Result<Grouping> {
+    if let (Some(caps), None) = (&args.captions, &args.image_ids) {
+        let g = CaptionSet::read_auto(caps)?.grouping()?;
+        g.check_rows(n_images, n_texts)?;
+        return Ok(g);
+    }
     if let (Some(caps), Some(ids)) = (&args.captions, &args.image_ids) {
         let records = read_caption_records(caps)?;
         let value = crate::io::captions::read_json(ids)?;

@@ -21,9 +21,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::{Error, Result};
 use crate::io::atomic::write_json_atomic;
+use crate::io::captions::CaptionSet;
 use crate::io::npy;
 use crate::matrix::RowMatrix;
-use crate::retrieve::datastore::read_caption_records;
+use crate::retrieve::datastore::{read_caption_records, records_of_set};
+use crate::retrieve::CaptionRecord;
 use crate::retrieve::{apply_map, Datastore, Exclusion, Matches, Metric, SearchOptions, Storage};
 
 /// Scoring function on the command line.
@@ -62,15 +64,16 @@ pub struct RetrieveArgs {
     /// Write the q x k float32 scores here.
     #[arg(long)]
     pub out_scores: Option<PathBuf>,
-    /// One caption record per datastore row: `[{"image_id", "caption"}, ...]` or COCO
-    /// `{"annotations": [...]}`.
+    /// Captions of the datastore rows: the crate's sidecar `{"images", "captions"}` (its
+    /// `images` are then the default query ids when there is one per query row), a COCO
+    /// annotations or Karpathy file, or a plain array `[{"image_id", "caption"}, ...]`.
     #[arg(long)]
     pub captions: Option<PathBuf>,
     /// Write SmallCap's retrieved-captions JSON here (needs --captions).
     #[arg(long, requires = "captions")]
     pub out: Option<PathBuf>,
-    /// Image id of every query row (JSON array of strings or integers); default: the row
-    /// numbers 0..q-1.
+    /// Image id of every query row (JSON array of strings or integers); default: the
+    /// sidecar's image ids if there is one per query, else the row numbers 0..q-1.
     #[arg(long)]
     pub query_ids: Option<PathBuf>,
     /// Skip datastore captions whose image id equals the query's (SmallCap's
@@ -105,10 +108,16 @@ fn run_in_pool(args: &RetrieveArgs) -> Result<()> {
     if let Some(w) = &args.map {
         queries = apply_map(&queries, &npy::read_f32(w)?)?;
     }
+    let mut sidecar_images = None;
     if let Some(path) = &args.captions {
-        ds = ds.with_captions(read_caption_records(path)?)?;
+        let (records, images) = read_captions(path)?;
+        ds = ds.with_captions(records)?;
+        sidecar_images = images;
     }
-    let query_ids = read_query_ids(args.query_ids.as_ref(), queries.rows())?;
+    let query_ids = match (&args.query_ids, sidecar_images) {
+        (None, Some(images)) if images.len() == queries.rows() => images,
+        (ids, _) => read_query_ids(ids.as_ref(), queries.rows())?,
+    };
     let exclusion = if args.exclude_same_image {
         let rows: Vec<&str> = ds
             .captions()
@@ -147,6 +156,16 @@ fn open_datastore(args: &RetrieveArgs, metric: Metric) -> Result<Datastore> {
         Metric::Cosine => Datastore::cosine(emb, storage),
         Metric::InnerProduct => Datastore::inner_product(emb, storage),
     }
+}
+
+/// Caption records of the datastore rows, and the image ids of the sidecar's image rows
+/// when the file is a sidecar / COCO / Karpathy file (a plain array has none).
+fn read_captions(path: &PathBuf) -> Result<(Vec<CaptionRecord>, Option<Vec<String>>)> {
+    if crate::io::captions::read_json(path)?.is_array() {
+        return Ok((read_caption_records(path)?, None));
+    }
+    let set = CaptionSet::read_auto(path)?;
+    Ok((records_of_set(&set), Some(set.images().to_vec())))
 }
 
 /// Query ids from a JSON array (strings or integers), or `"0".."q-1"`.

@@ -92,6 +92,12 @@ impl Datastore {
         Ok(self)
     }
 
+    /// Attach the captions of a [`CaptionSet`](crate::io::captions::CaptionSet) sidecar
+    /// (caption row `r` = datastore row `r`).
+    pub fn with_caption_set(self, set: &crate::io::captions::CaptionSet) -> Result<Self> {
+        self.with_captions(records_of_set(set))
+    }
+
     /// Number of rows (`m`).
     pub fn rows(&self) -> usize {
         match &self.embeddings {
@@ -374,7 +380,10 @@ struct SavedMeta {
 
 /// Read one caption record per datastore row from JSON: an array of objects with
 /// `image_id` (string or integer) and `caption`, or a COCO captions file (an object whose
-/// `annotations` array holds such objects; its order is the row order).
+/// `annotations` array holds such objects; its order is the row order). For the crate's
+/// sidecar (`{"images", "captions"}`) use
+/// [`CaptionSet::read_auto`](crate::io::captions::CaptionSet::read_auto) and
+/// [`Datastore::with_caption_set`].
 pub fn read_caption_records(path: impl AsRef<Path>) -> Result<Vec<CaptionRecord>> {
     let path = path.as_ref();
     let value = crate::io::captions::read_json(path)?;
@@ -400,6 +409,17 @@ pub fn read_caption_records(path: impl AsRef<Path>) -> Result<Vec<CaptionRecord>
                     format!("entry {i}: expected {{\"image_id\": id, \"caption\": text}}"),
                 )
             })
+        })
+        .collect()
+}
+
+/// The datastore records of a sidecar's caption rows.
+pub fn records_of_set(set: &crate::io::captions::CaptionSet) -> Vec<CaptionRecord> {
+    set.captions()
+        .iter()
+        .map(|c| CaptionRecord {
+            image_id: c.image_id.clone(),
+            caption: c.text.clone(),
         })
         .collect()
 }
