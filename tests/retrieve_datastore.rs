@@ -110,3 +110,25 @@ fn caption_records_accept_coco_annotations() {
     std::fs::write(&p, r#"[{"image_id": 1}]"#).unwrap();
     assert!(read_caption_records(&p).is_err());
 }
+
+#[test]
+fn from_npy_streams_like_building_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.npy");
+    let x = rows(20_000, 3, 9);
+    recap::io::npy::write_f32(&p, &x).unwrap();
+    for storage in [Storage::F32, Storage::F16] {
+        let a = Datastore::from_npy(&p, true, storage).unwrap();
+        let b = Datastore::cosine(x.clone(), storage).unwrap();
+        assert_eq!(a.to_f32(), b.to_f32());
+        assert_eq!(a.rows(), 20_000);
+        assert!(a.is_normalized());
+    }
+    let mut bad = x.clone();
+    bad.row_mut(17_000)[2] = f32::INFINITY;
+    recap::io::npy::write_f32(&p, &bad).unwrap();
+    match Datastore::from_npy(&p, false, Storage::F32) {
+        Err(recap::Error::NonFinite { row, col, .. }) => assert_eq!((row, col), (17_000, 2)),
+        other => panic!("expected NonFinite, got {other:?}"),
+    }
+}

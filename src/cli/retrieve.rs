@@ -151,11 +151,7 @@ fn open_datastore(args: &RetrieveArgs, metric: Metric) -> Result<Datastore> {
         }
         return Ok(ds);
     }
-    let emb = npy::read_f32(&args.datastore)?;
-    match metric {
-        Metric::Cosine => Datastore::cosine(emb, storage),
-        Metric::InnerProduct => Datastore::inner_product(emb, storage),
-    }
+    Datastore::from_npy(&args.datastore, metric == Metric::Cosine, storage)
 }
 
 /// Caption records of the datastore rows, and the image ids of the sidecar's image rows

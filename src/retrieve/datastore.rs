@@ -67,6 +67,32 @@ impl Datastore {
         Self::build(embeddings, storage, false)
     }
 
+    /// Build from an `.npy` file (or `file.npz:member`) streamed in chunks of rows, so the
+    /// peak memory is the final datastore plus one chunk (an f16 datastore never holds the
+    /// f32 matrix). `normalize` picks [`Datastore::cosine`] or
+    /// [`Datastore::inner_product`] semantics.
+    pub fn from_npy(path: impl AsRef<Path>, normalize: bool, storage: Storage) -> Result<Self> {
+        let mut reader = crate::io::npy::RowChunkReader::open(path.as_ref(), 16_384)?;
+        let dim = reader.cols();
+        if dim == 0 {
+            return Err(Error::invalid("datastore", "embedding dimension is 0"));
+        }
+        let total = reader.rows() * dim;
+        let mut ds = Datastore {
+            dim,
+            normalized: normalize,
+            embeddings: match storage {
+                Storage::F32 => Embeddings::F32(Vec::with_capacity(total)),
+                Storage::F16 => Embeddings::F16(Vec::with_capacity(total)),
+            },
+            captions: None,
+        };
+        while let Some(chunk) = reader.next_chunk()? {
+            ds.append_rows(chunk.data.to_vec(), dim)?;
+        }
+        Ok(ds)
+    }
+
     fn build(embeddings: RowMatrix<f32>, storage: Storage, normalize: bool) -> Result<Self> {
         let dim = embeddings.cols();
         if dim == 0 {
@@ -268,7 +294,7 @@ impl Datastore {
         }
         match &mut self.embeddings {
             Embeddings::F32(v) => {
-                if v.is_empty() {
+                if v.is_empty() && v.capacity() < data.len() {
                     *v = data;
                 } else {
                     v.extend_from_slice(&data);
