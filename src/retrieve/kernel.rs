@@ -166,6 +166,24 @@ pub fn lanes_at_least(scores: &[f32], threshold: f32) -> u32 {
     mask
 }
 
+/// For every row `r < masks.len()` of a score tile (`tile[r * NR..(r + 1) * NR]`), the lanes
+/// whose score is `>= thresholds[r]` (NaN never passes), as a bit mask.
+pub fn tile_masks(tile: &[f32], thresholds: &[f32], masks: &mut [u32]) {
+    let rows = masks.len();
+    assert!(tile.len() >= rows * NR && thresholds.len() >= rows);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: AVX-512F present; `tile` holds `rows * NR` values (asserted).
+            unsafe { avx512::tile_masks(tile.as_ptr(), thresholds, masks) };
+            return;
+        }
+    }
+    for (r, m) in masks.iter_mut().enumerate() {
+        *m = lanes_at_least(&tile[r * NR..(r + 1) * NR], thresholds[r]);
+    }
+}
+
 /// Whether the AVX-512 kernels are used on this CPU (needs AVX-512 F, BW and VL).
 pub fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -291,6 +309,15 @@ mod avx512 {
     }
 
     /// # Safety
+    /// AVX-512F must be available and `tile` must point to `masks.len() * NR` values.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn tile_masks(tile: *const f32, thresholds: &[f32], masks: &mut [u32]) {
+        for (r, m) in masks.iter_mut().enumerate() {
+            *m = lanes_at_least(tile.add(r * NR), thresholds[r]);
+        }
+    }
+
+    /// # Safety
     /// AVX-512F must be available and `s` must point to NR = 32 readable f32 values.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn lanes_at_least(s: *const f32, threshold: f32) -> u32 {
@@ -352,5 +379,10 @@ mod tests {
         let expected = (10..NR).fold(0u32, |m, j| m | (1 << j));
         assert_eq!(m, expected);
         assert_eq!(lanes_at_least(&s, f32::NEG_INFINITY), !(1u32 << 4));
+        let mut tile = s.clone();
+        tile.extend((0..NR).map(|j| -(j as f32)));
+        let mut masks = [0u32; 2];
+        tile_masks(&tile, &[10.0, -2.0], &mut masks);
+        assert_eq!(masks, [expected, 0b111]);
     }
 }

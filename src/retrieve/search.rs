@@ -262,13 +262,17 @@ fn run_task(
     let nq = block.len() / d;
     let mut top = TopK::new(nq, k);
     let mut cursors = ExclusionCursors::new(opts.exclusion, q0, nq, r0);
+    let mut masks = vec![0u32; nq];
     walk_tiles(data, d, block, r0, r1, |j0, n, tile| {
         let valid = if n == NR { u32::MAX } else { (1u32 << n) - 1 };
-        for r in 0..nq {
-            let scores = &tile[r * NR..(r + 1) * NR];
-            let mask = kernel::lanes_at_least(scores, top.threshold(r)) & valid;
-            let mask = cursors.mask(r, j0, j0 + n, mask);
-            select_lanes(&mut top, r, scores, j0, mask);
+        // A row's mask only depends on its own threshold, so computing all masks before
+        // any push is the same as interleaving.
+        kernel::tile_masks(tile, top.thresholds(), &mut masks);
+        for (r, &mask) in masks.iter().enumerate() {
+            let mask = cursors.mask(r, j0, j0 + n, mask & valid);
+            if mask != 0 {
+                select_lanes(&mut top, r, &tile[r * NR..(r + 1) * NR], j0, mask);
+            }
         }
     });
     top

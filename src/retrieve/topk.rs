@@ -16,6 +16,8 @@ pub fn ranks_before(score: f32, index: usize, other_score: f32, other_index: usi
 pub struct TopK {
     k: usize,
     len: Vec<usize>,
+    /// `threshold(row)` for every row, kept up to date by `push`.
+    thresholds: Vec<f32>,
     scores: Vec<f32>,
     indices: Vec<usize>,
 }
@@ -26,6 +28,7 @@ impl TopK {
         TopK {
             k,
             len: vec![0; rows],
+            thresholds: vec![f32::NEG_INFINITY; rows],
             scores: vec![f32::NEG_INFINITY; rows * k],
             indices: vec![usize::MAX; rows * k],
         }
@@ -45,11 +48,12 @@ impl TopK {
     /// `-inf` while the row is not full, else the current k-th best score.
     #[inline]
     pub fn threshold(&self, row: usize) -> f32 {
-        if self.len[row] < self.k {
-            f32::NEG_INFINITY
-        } else {
-            self.scores[row * self.k + self.k - 1]
-        }
+        self.thresholds[row]
+    }
+
+    /// [`TopK::threshold`] of every row.
+    pub fn thresholds(&self) -> &[f32] {
+        &self.thresholds
     }
 
     /// Offer a candidate to row `row`; it is kept if it ranks among the k best so far.
@@ -78,6 +82,9 @@ impl TopK {
         ix[pos] = index;
         if len < k {
             self.len[row] = len + 1;
+        }
+        if self.len[row] == k {
+            self.thresholds[row] = s[k - 1];
         }
     }
 
