@@ -2,7 +2,13 @@
 use criterion::{criterion_group, criterion_main};
 
 mod npy_read;
+mod retrieve;
 mod synth_bench;
 
-criterion_group!(benches, npy_read::npy_read, synth_bench::synth_generate);
+criterion_group!(
+    benches,
+    npy_read::npy_read,
+    retrieve::bench,
+    synth_bench::synth_generate
+);
 criterion_main!(benches);

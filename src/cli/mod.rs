@@ -4,8 +4,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
+mod bench_retrieve;
 mod demo;
+mod eval_retrieval;
 mod inspect;
+mod retrieve;
 mod synth;
 
 /// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
@@ -20,8 +24,15 @@ pub struct Cli {
 enum Command {
     /// Run the main job end to end on synthetic data generated in memory.
     Demo(demo::DemoArgs),
+    /// Performance measurements.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Describe an embedding file: shape, dtype, byte/memory order, row norms, NaN/Inf.
     Inspect(inspect::InspectArgs),
+    /// Exact top-k caption retrieval (cosine or inner product, optional map and self-exclusion).
+    Retrieve(retrieve::RetrieveArgs),
+    /// Image→text and text→image recall@1/5/10 and median rank.
+    EvalRetrieval(eval_retrieval::EvalRetrievalArgs),
     /// Write a synthetic CLIP-like data set (embeddings, captions, true map) to a folder.
     #[command(long_about = synth::LONG_ABOUT)]
     Synth(synth::SynthArgs),
@@ -32,7 +43,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Bench(c) => bench::run(c),
         Command::Inspect(a) => inspect::run(a),
+        Command::Retrieve(a) => retrieve::run(a),
+        Command::EvalRetrieval(a) => eval_retrieval::run(a),
         Command::Synth(a) => synth::run(a),
     };
     match result {

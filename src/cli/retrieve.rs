@@ -1,0 +1,278 @@
+//! `recap retrieve`: exact top-k caption retrieval for a file of queries.
+//!
+//! ```text
+//! recap retrieve --datastore texts.npy --queries images.npy -k 7 [--map W.npy]
+//!     [--metric cosine|ip] [--f16] [--out-indices I.npy --out-scores S.npy]
+//!     [--captions captions.json --out retrieved.json [--query-ids ids.json]
+//!      [--exclude-same-image]]
+//! ```
+//!
+//! `--datastore` is an `m x d` `.npy` (or a directory written by `Datastore::save`). The
+//! `.npy` outputs are `q x k` int64 indices and float32 scores, best first, like faiss
+//! (padding `-1` / `-inf` only where exclusion leaves fewer rows). `retrieved.json` is
+//! SmallCap's format `{"<query image id>": [caption, ...]}` in rank order.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::error::{Error, Result};
+use crate::io::atomic::write_json_atomic;
+use crate::io::captions::CaptionSet;
+use crate::io::npy;
+use crate::matrix::RowMatrix;
+use crate::retrieve::datastore::{read_caption_records, records_of_set};
+use crate::retrieve::CaptionRecord;
+use crate::retrieve::{apply_map, Datastore, Exclusion, Matches, Metric, SearchOptions, Storage};
+
+/// Scoring function on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum MetricArg {
+    /// Cosine similarity (rows L2-normalized).
+    Cosine,
+    /// Raw inner product.
+    Ip,
+}
+
+/// Options of `recap retrieve`.
+#[derive(Args, Debug)]
+pub struct RetrieveArgs {
+    /// Datastore embeddings (m x d .npy, or a saved datastore directory).
+    #[arg(long)]
+    pub datastore: PathBuf,
+    /// Query embeddings (q x d_x .npy).
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// Matches per query.
+    #[arg(short, long, default_value_t = 7)]
+    pub k: usize,
+    /// Linear map W (d_x x d: queries are searched as X @ W).
+    #[arg(long)]
+    pub map: Option<PathBuf>,
+    /// Scoring function.
+    #[arg(long, value_enum, default_value_t = MetricArg::Cosine)]
+    pub metric: MetricArg,
+    /// Store the datastore in f16 (half the memory; scores within 2^-11 of f32).
+    #[arg(long)]
+    pub f16: bool,
+    /// Write the q x k int64 indices here.
+    #[arg(long)]
+    pub out_indices: Option<PathBuf>,
+    /// Write the q x k float32 scores here.
+    #[arg(long)]
+    pub out_scores: Option<PathBuf>,
+    /// Captions of the datastore rows: the crate's sidecar `{"images", "captions"}` (its
+    /// `images` are then the default query ids when there is one per query row), a COCO
+    /// annotations or Karpathy file, or a plain array `[{"image_id", "caption"}, ...]`.
+    #[arg(long)]
+    pub captions: Option<PathBuf>,
+    /// Write SmallCap's retrieved-captions JSON here (needs --captions).
+    #[arg(long, requires = "captions")]
+    pub out: Option<PathBuf>,
+    /// Image id of every query row (JSON array of strings or integers); default: the
+    /// sidecar's image ids if there is one per query, else the row numbers 0..q-1.
+    #[arg(long)]
+    pub query_ids: Option<PathBuf>,
+    /// Skip datastore captions whose image id equals the query's (SmallCap's
+    /// self-exclusion; needs --captions).
+    #[arg(long, requires = "captions")]
+    pub exclude_same_image: bool,
+    /// Threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Run `recap retrieve`.
+pub fn run(args: RetrieveArgs) -> Result<()> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build()
+        .map_err(|e| Error::invalid("threads", e.to_string()))?;
+    pool.install(|| run_in_pool(&args))
+}
+
+fn run_in_pool(args: &RetrieveArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let metric = match args.metric {
+        MetricArg::Cosine => Metric::Cosine,
+        MetricArg::Ip => Metric::InnerProduct,
+    };
+    let mut ds = open_datastore(args, metric)?;
+    let mut queries = npy::read_f32(&args.queries)?;
+    if let Some(w) = &args.map {
+        queries = apply_map(&queries, &npy::read_f32(w)?)?;
+    }
+    let mut sidecar_images = None;
+    if let Some(path) = &args.captions {
+        let (records, images) = read_captions(path)?;
+        ds = ds.with_captions(records)?;
+        sidecar_images = images;
+    }
+    let query_ids = match (&args.query_ids, sidecar_images) {
+        (None, Some(images)) if images.len() == queries.rows() => images,
+        (ids, _) => read_query_ids(ids.as_ref(), queries.rows())?,
+    };
+    let exclusion = if args.exclude_same_image {
+        let rows: Vec<&str> = ds
+            .captions()
+            .into_iter()
+            .flatten()
+            .map(|c| c.image_id.as_str())
+            .collect();
+        let ids: Vec<&str> = query_ids.iter().map(String::as_str).collect();
+        Some(Exclusion::same_id(&ids, &rows))
+    } else {
+        None
+    };
+    let load_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let matches = search_with_progress(&ds, &queries, args.k, metric, exclusion.as_ref())?;
+    let search_s = t1.elapsed().as_secs_f64();
+    write_outputs(args, &ds, &matches, &query_ids)?;
+    summarize(args, &ds, &queries, &matches, load_s, search_s);
+    Ok(())
+}
+
+fn open_datastore(args: &RetrieveArgs, metric: Metric) -> Result<Datastore> {
+    let storage = if args.f16 { Storage::F16 } else { Storage::F32 };
+    if args.datastore.is_dir() {
+        let ds = Datastore::load(&args.datastore)?;
+        if metric == Metric::Cosine && !ds.is_normalized() {
+            return Err(Error::invalid(
+                "metric",
+                "the saved datastore is not normalized (use --metric ip)",
+            ));
+        }
+        return Ok(ds);
+    }
+    Datastore::from_npy(&args.datastore, metric == Metric::Cosine, storage)
+}
+
+/// Caption records of the datastore rows, and the image ids of the sidecar's image rows
+/// when the file is a sidecar / COCO / Karpathy file (a plain array has none).
+fn read_captions(path: &PathBuf) -> Result<(Vec<CaptionRecord>, Option<Vec<String>>)> {
+    if crate::io::captions::read_json(path)?.is_array() {
+        return Ok((read_caption_records(path)?, None));
+    }
+    let set = CaptionSet::read_auto(path)?;
+    Ok((records_of_set(&set), Some(set.images().to_vec())))
+}
+
+/// Query ids from a JSON array (strings or integers), or `"0".."q-1"`.
+fn read_query_ids(path: Option<&PathBuf>, q: usize) -> Result<Vec<String>> {
+    let Some(path) = path else {
+        return Ok((0..q).map(|i| i.to_string()).collect());
+    };
+    let value = crate::io::captions::read_json(path)?;
+    let list = value
+        .as_array()
+        .ok_or_else(|| Error::format(path, "expected a JSON array of ids"))?;
+    let ids: Vec<String> = list
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            serde_json::Value::String(s) => Ok(s.clone()),
+            serde_json::Value::Number(n) => Ok(n.to_string()),
+            _ => Err(Error::format(
+                path,
+                format!("entry {i} is not a string or integer"),
+            )),
+        })
+        .collect::<Result<_>>()?;
+    if ids.len() != q {
+        return Err(Error::shape(
+            "query ids vs query rows",
+            format!("{q} ids"),
+            format!("{} ids", ids.len()),
+        ));
+    }
+    Ok(ids)
+}
+
+fn search_with_progress(
+    ds: &Datastore,
+    queries: &RowMatrix<f32>,
+    k: usize,
+    metric: Metric,
+    exclusion: Option<&Exclusion>,
+) -> Result<Matches> {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} searching [{bar:40}] {pos}/{len} tasks, {elapsed} (eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let opts = SearchOptions {
+        metric,
+        exclusion,
+        progress: Some(&progress),
+        ..Default::default()
+    };
+    let result = ds.search(queries, k, &opts);
+    bar.finish_and_clear();
+    result
+}
+
+fn write_outputs(args: &RetrieveArgs, ds: &Datastore, m: &Matches, ids: &[String]) -> Result<()> {
+    if let Some(p) = &args.out_indices {
+        npy::write_i64(p, m.indices.rows(), m.indices.cols(), m.indices.as_slice())?;
+    }
+    if let Some(p) = &args.out_scores {
+        npy::write_f32(p, &m.scores)?;
+    }
+    if let (Some(p), Some(records)) = (&args.out, ds.captions()) {
+        let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (i, id) in ids.iter().enumerate() {
+            let caps = m.row(i).map(|(r, _)| records[r].caption.as_str()).collect();
+            if out.insert(id.as_str(), caps).is_some() {
+                return Err(Error::invalid(
+                    "query-ids",
+                    format!("duplicate query id {id:?}"),
+                ));
+            }
+        }
+        write_json_atomic(p, &out)?;
+    }
+    Ok(())
+}
+
+fn summarize(
+    args: &RetrieveArgs,
+    ds: &Datastore,
+    queries: &RowMatrix<f32>,
+    m: &Matches,
+    load_s: f64,
+    search_s: f64,
+) {
+    let (q, d) = queries.shape();
+    let gflop = 2.0 * q as f64 * ds.rows() as f64 * d as f64 * 1e-9;
+    if args.json {
+        let v = serde_json::json!({
+            "queries": q, "datastore_rows": ds.rows(), "dim": d, "k": m.indices.cols(),
+            "storage": format!("{:?}", ds.storage()), "load_s": load_s, "search_s": search_s,
+            "queries_per_s": q as f64 / search_s, "gflops": gflop / search_s,
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "retrieved top-{} of {} rows for {q} queries (d = {d}, {:?}) in {search_s:.3} s: {:.0} queries/s, {:.1} GFLOP/s (load {load_s:.2} s)",
+            m.indices.cols(),
+            ds.rows(),
+            ds.storage(),
+            q as f64 / search_s,
+            gflop / search_s
+        );
+    }
+}

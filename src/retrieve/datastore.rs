@@ -1,0 +1,461 @@
+//! The caption datastore: unit-norm embeddings (f32 or f16) plus optional caption records.
+//!
+//! Rows are L2-normalized once when added (cosine search then only normalizes queries);
+//! raw inner-product datastores keep rows as given. A row with a NaN/Inf value is rejected
+//! when it is added ([`Error::NonFinite`] naming the row), so a search can never produce a
+//! NaN score from the datastore side. With [`Storage::F16`] the rows are rounded to f16
+//! (half the memory); scores are still accumulated in f32 from the f16 values.
+
+use std::path::Path;
+
+use half::f16;
+use serde::{Deserialize, Serialize};
+
+use super::kernel::RowsRef;
+use super::search::{search_rows, Matches, Metric, SearchOptions};
+use crate::error::{Error, Result};
+use crate::io::atomic::write_json_atomic;
+use crate::matrix::{check_finite_rows, l2_normalize_rows, RowMatrix};
+
+/// Element type of the stored embeddings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Storage {
+    /// 4 bytes per value (exact).
+    #[default]
+    F32,
+    /// 2 bytes per value; values rounded to the nearest f16 (relative error ≤ 2⁻¹¹), scores
+    /// accumulated in f32 from the rounded values. For unit-norm rows and queries a cosine
+    /// score moves by at most `2⁻¹¹ + 1e-6·√d` from the f32 score (Cauchy–Schwarz), so the
+    /// top-k equals the f32 top-k except for rows whose scores are within twice that of the
+    /// k-th score (near-ties). Values beyond ±65504 are rejected.
+    F16,
+}
+
+/// One caption of the datastore: its id, the image it describes and its text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptionRecord {
+    /// Image id (as in COCO `image_id`, kept as a string).
+    pub image_id: String,
+    /// Caption text.
+    pub caption: String,
+}
+
+#[derive(Clone, Debug)]
+enum Embeddings {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+}
+
+/// Embeddings of the captions a query can retrieve, with their records.
+#[derive(Clone, Debug)]
+pub struct Datastore {
+    dim: usize,
+    normalized: bool,
+    embeddings: Embeddings,
+    captions: Option<Vec<CaptionRecord>>,
+}
+
+impl Datastore {
+    /// A datastore of unit-norm rows for cosine search: every row of `embeddings` is checked
+    /// for NaN/Inf and L2-normalized (a zero row is [`Error::ZeroVector`] naming it).
+    pub fn cosine(embeddings: RowMatrix<f32>, storage: Storage) -> Result<Self> {
+        Self::build(embeddings, storage, true)
+    }
+
+    /// A datastore for raw inner-product search: rows kept as given (checked finite).
+    pub fn inner_product(embeddings: RowMatrix<f32>, storage: Storage) -> Result<Self> {
+        Self::build(embeddings, storage, false)
+    }
+
+    /// Build from an `.npy` file (or `file.npz:member`) streamed in chunks of rows, so the
+    /// peak memory is the final datastore plus one chunk (an f16 datastore never holds the
+    /// f32 matrix). `normalize` picks [`Datastore::cosine`] or
+    /// [`Datastore::inner_product`] semantics.
+    pub fn from_npy(path: impl AsRef<Path>, normalize: bool, storage: Storage) -> Result<Self> {
+        let mut reader = crate::io::npy::RowChunkReader::open(path.as_ref(), 16_384)?;
+        let dim = reader.cols();
+        if dim == 0 {
+            return Err(Error::invalid("datastore", "embedding dimension is 0"));
+        }
+        let total = reader.rows() * dim;
+        let mut ds = Datastore {
+            dim,
+            normalized: normalize,
+            embeddings: match storage {
+                Storage::F32 => Embeddings::F32(Vec::with_capacity(total)),
+                Storage::F16 => Embeddings::F16(Vec::with_capacity(total)),
+            },
+            captions: None,
+        };
+        while let Some(chunk) = reader.next_chunk()? {
+            ds.append_rows(chunk.data.to_vec(), dim)?;
+        }
+        Ok(ds)
+    }
+
+    fn build(embeddings: RowMatrix<f32>, storage: Storage, normalize: bool) -> Result<Self> {
+        let dim = embeddings.cols();
+        if dim == 0 {
+            return Err(Error::invalid("datastore", "embedding dimension is 0"));
+        }
+        let mut ds = Datastore {
+            dim,
+            normalized: normalize,
+            embeddings: match storage {
+                Storage::F32 => Embeddings::F32(Vec::new()),
+                Storage::F16 => Embeddings::F16(Vec::new()),
+            },
+            captions: None,
+        };
+        ds.append_rows(embeddings.into_vec(), dim)?;
+        Ok(ds)
+    }
+
+    /// Attach one caption record per row (replacing any). Fails if the count differs.
+    pub fn with_captions(mut self, captions: Vec<CaptionRecord>) -> Result<Self> {
+        self.check_caption_count(captions.len(), self.rows())?;
+        self.captions = Some(captions);
+        Ok(self)
+    }
+
+    /// Attach the captions of a [`CaptionSet`](crate::io::captions::CaptionSet) sidecar
+    /// (caption row `r` = datastore row `r`).
+    pub fn with_caption_set(self, set: &crate::io::captions::CaptionSet) -> Result<Self> {
+        self.with_captions(records_of_set(set))
+    }
+
+    /// Number of rows (`m`).
+    pub fn rows(&self) -> usize {
+        match &self.embeddings {
+            Embeddings::F32(v) => v.len() / self.dim,
+            Embeddings::F16(v) => v.len() / self.dim,
+        }
+    }
+
+    /// Embedding dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Whether rows are unit-norm (cosine datastore).
+    pub fn is_normalized(&self) -> bool {
+        self.normalized
+    }
+
+    /// The storage type.
+    pub fn storage(&self) -> Storage {
+        match self.embeddings {
+            Embeddings::F32(_) => Storage::F32,
+            Embeddings::F16(_) => Storage::F16,
+        }
+    }
+
+    /// Bytes held by the embeddings.
+    pub fn embedding_bytes(&self) -> usize {
+        match &self.embeddings {
+            Embeddings::F32(v) => v.len() * 4,
+            Embeddings::F16(v) => v.len() * 2,
+        }
+    }
+
+    /// The caption records, if attached.
+    pub fn captions(&self) -> Option<&[CaptionRecord]> {
+        self.captions.as_deref()
+    }
+
+    /// The stored rows, for the low-level [`search_rows`].
+    pub fn rows_ref(&self) -> RowsRef<'_> {
+        match &self.embeddings {
+            Embeddings::F32(v) => RowsRef::F32(v),
+            Embeddings::F16(v) => RowsRef::F16(v),
+        }
+    }
+
+    /// Row `i` as f32 (converted from f16 if stored so).
+    pub fn row_f32(&self, i: usize) -> Result<Vec<f32>> {
+        if i >= self.rows() {
+            return Err(Error::IndexOutOfRange {
+                what: "datastore row".into(),
+                index: i,
+                len: self.rows(),
+            });
+        }
+        let (a, b) = (i * self.dim, (i + 1) * self.dim);
+        Ok(match &self.embeddings {
+            Embeddings::F32(v) => v[a..b].to_vec(),
+            Embeddings::F16(v) => v[a..b].iter().map(|x| x.to_f32()).collect(),
+        })
+    }
+
+    /// All rows as an f32 matrix (a copy).
+    pub fn to_f32(&self) -> RowMatrix<f32> {
+        let data = match &self.embeddings {
+            Embeddings::F32(v) => v.clone(),
+            Embeddings::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
+        };
+        RowMatrix::from_vec(self.rows(), self.dim, data).expect("consistent by construction")
+    }
+
+    /// The same datastore with another storage type (f32 → f16 rounds every value to the
+    /// nearest f16; f16 → f32 is exact). Converts row by row: no f32 copy of an f16 store.
+    pub fn to_storage(&self, storage: Storage) -> Result<Datastore> {
+        let embeddings = match (&self.embeddings, storage) {
+            (Embeddings::F32(v), Storage::F16) => {
+                if let Some(pos) = v.iter().position(|x| x.abs() > f16::MAX.to_f32()) {
+                    return Err(Error::invalid(
+                        "datastore",
+                        format!(
+                            "row {} has a value beyond the f16 range (|x| > 65504)",
+                            pos / self.dim
+                        ),
+                    ));
+                }
+                Embeddings::F16(v.iter().map(|&x| f16::from_f32(x)).collect())
+            }
+            (Embeddings::F16(v), Storage::F32) => {
+                Embeddings::F32(v.iter().map(|x| x.to_f32()).collect())
+            }
+            (e, _) => e.clone(),
+        };
+        Ok(Datastore {
+            dim: self.dim,
+            normalized: self.normalized,
+            embeddings,
+            captions: self.captions.clone(),
+        })
+    }
+
+    /// Append rows (the datastore-augmentation loop): checked, normalized like the rest.
+    /// With caption records attached, `captions` must give one per new row; without, it must
+    /// be `None`.
+    pub fn append(
+        &mut self,
+        embeddings: RowMatrix<f32>,
+        captions: Option<Vec<CaptionRecord>>,
+    ) -> Result<()> {
+        if embeddings.cols() != self.dim {
+            return Err(Error::shape(
+                "appended rows vs datastore dimension",
+                format!("{} columns", self.dim),
+                format!("{} columns", embeddings.cols()),
+            ));
+        }
+        match (&self.captions, &captions) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(Error::invalid(
+                    "captions",
+                    "append must give caption records exactly when the datastore has them",
+                ))
+            }
+            (Some(_), Some(c)) => self.check_caption_count(c.len(), embeddings.rows())?,
+            (None, None) => {}
+        }
+        self.append_rows(embeddings.into_vec(), self.dim)?;
+        if let (Some(all), Some(new)) = (&mut self.captions, captions) {
+            all.extend(new);
+        }
+        Ok(())
+    }
+
+    /// Replace all rows and records (domain transfer: same dimension, new corpus), keeping
+    /// the storage type and metric. Returns the previous datastore.
+    pub fn swap(&mut self, other: Datastore) -> Result<Datastore> {
+        if other.dim != self.dim || other.normalized != self.normalized {
+            return Err(Error::invalid(
+                "datastore",
+                "swap needs the same dimension and metric",
+            ));
+        }
+        Ok(std::mem::replace(self, other))
+    }
+
+    /// Search the `k` best rows for every query (see [`search_rows`] for errors and
+    /// [`Matches`] for the layout). Cosine needs a normalized datastore.
+    pub fn search(
+        &self,
+        queries: &RowMatrix<f32>,
+        k: usize,
+        opts: &SearchOptions<'_>,
+    ) -> Result<Matches> {
+        if opts.metric == Metric::Cosine && !self.normalized {
+            return Err(Error::invalid(
+                "metric",
+                "cosine search needs a datastore built with Datastore::cosine",
+            ));
+        }
+        search_rows(self.rows_ref(), self.dim, queries, k, opts)
+    }
+
+    fn append_rows(&mut self, mut data: Vec<f32>, dim: usize) -> Result<()> {
+        let offset = self.rows();
+        check_finite_rows(&data, dim, "datastore", offset)?;
+        if self.normalized {
+            l2_normalize_rows(&mut data, dim, "datastore", offset)?;
+        }
+        match &mut self.embeddings {
+            Embeddings::F32(v) => {
+                if v.is_empty() && v.capacity() < data.len() {
+                    *v = data;
+                } else {
+                    v.extend_from_slice(&data);
+                }
+            }
+            Embeddings::F16(v) => {
+                if let Some(pos) = data.iter().position(|x| x.abs() > f16::MAX.to_f32()) {
+                    return Err(Error::invalid(
+                        "datastore",
+                        format!(
+                            "row {} has a value beyond the f16 range (|x| > 65504); use f32 storage",
+                            offset + pos / dim
+                        ),
+                    ));
+                }
+                v.reserve(data.len());
+                v.extend(data.iter().map(|&x| f16::from_f32(x)));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_caption_count(&self, records: usize, rows: usize) -> Result<()> {
+        if records != rows {
+            return Err(Error::shape(
+                "caption records vs datastore rows",
+                format!("{rows} records"),
+                format!("{records} records"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Save to a directory (created if missing): `embeddings.npy` (f32, the stored values;
+    /// f16 storage is widened exactly), `datastore.json` (format, rows, dim, metric,
+    /// storage) and, with records, `captions.json` (`[{"image_id", "caption"}, ...]`).
+    /// Every file is written atomically.
+    pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        crate::io::npy::write_f32(dir.join("embeddings.npy"), &self.to_f32())?;
+        if let Some(c) = &self.captions {
+            write_json_atomic(dir.join("captions.json"), c)?;
+        }
+        let meta = SavedMeta {
+            format: SAVED_FORMAT.to_string(),
+            rows: self.rows(),
+            dim: self.dim,
+            normalized: self.normalized,
+            storage: self.storage(),
+            captions: self.captions.is_some(),
+        };
+        write_json_atomic(dir.join("datastore.json"), &meta)
+    }
+
+    /// Load a directory written by [`Datastore::save`]. Rows are taken as saved (not
+    /// re-normalized, so a round trip is bit-exact) after a finiteness check.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let meta_path = dir.join("datastore.json");
+        let meta: SavedMeta = serde_json::from_value(crate::io::captions::read_json(&meta_path)?)
+            .map_err(|e| Error::Json {
+            path: meta_path.clone(),
+            source: e,
+        })?;
+        if meta.format != SAVED_FORMAT {
+            return Err(Error::format(
+                &meta_path,
+                format!("unknown format {:?}", meta.format),
+            ));
+        }
+        let emb = crate::io::npy::read_f32(dir.join("embeddings.npy"))?;
+        if emb.shape() != (meta.rows, meta.dim) {
+            return Err(Error::shape(
+                "embeddings.npy vs datastore.json",
+                format!("{} x {}", meta.rows, meta.dim),
+                format!("{} x {}", emb.rows(), emb.cols()),
+            ));
+        }
+        let mut ds = Datastore {
+            dim: meta.dim,
+            normalized: false,
+            embeddings: match meta.storage {
+                Storage::F32 => Embeddings::F32(Vec::new()),
+                Storage::F16 => Embeddings::F16(Vec::new()),
+            },
+            captions: None,
+        };
+        ds.append_rows(emb.into_vec(), meta.dim)?;
+        ds.normalized = meta.normalized;
+        if meta.captions {
+            ds = ds.with_captions(read_caption_records(dir.join("captions.json"))?)?;
+        }
+        Ok(ds)
+    }
+}
+
+const SAVED_FORMAT: &str = "recap-datastore-1";
+
+#[derive(Serialize, Deserialize)]
+struct SavedMeta {
+    format: String,
+    rows: usize,
+    dim: usize,
+    normalized: bool,
+    storage: Storage,
+    captions: bool,
+}
+
+/// Read one caption record per datastore row from JSON: an array of objects with
+/// `image_id` (string or integer) and `caption`, or a COCO captions file (an object whose
+/// `annotations` array holds such objects; its order is the row order). For the crate's
+/// sidecar (`{"images", "captions"}`) use
+/// [`CaptionSet::read_auto`](crate::io::captions::CaptionSet::read_auto) and
+/// [`Datastore::with_caption_set`].
+pub fn read_caption_records(path: impl AsRef<Path>) -> Result<Vec<CaptionRecord>> {
+    let path = path.as_ref();
+    let value = crate::io::captions::read_json(path)?;
+    let list = match &value {
+        serde_json::Value::Array(a) => a,
+        serde_json::Value::Object(o) => match o.get("annotations") {
+            Some(serde_json::Value::Array(a)) => a,
+            _ => {
+                return Err(Error::format(
+                    path,
+                    "expected an array or {\"annotations\": [...]}",
+                ))
+            }
+        },
+        _ => return Err(Error::format(path, "expected an array of caption records")),
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            record_from_value(v).ok_or_else(|| {
+                Error::format(
+                    path,
+                    format!("entry {i}: expected {{\"image_id\": id, \"caption\": text}}"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The datastore records of a sidecar's caption rows.
+pub fn records_of_set(set: &crate::io::captions::CaptionSet) -> Vec<CaptionRecord> {
+    set.captions()
+        .iter()
+        .map(|c| CaptionRecord {
+            image_id: c.image_id.clone(),
+            caption: c.text.clone(),
+        })
+        .collect()
+}
+
+fn record_from_value(v: &serde_json::Value) -> Option<CaptionRecord> {
+    let image_id = match v.get("image_id")? {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let caption = v.get("caption")?.as_str()?.to_string();
+    Some(CaptionRecord { image_id, caption })
+}

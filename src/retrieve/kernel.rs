@@ -1,0 +1,388 @@
+//! The numeric primitive of the search: a packed tile GEMM `S = Q · Dᵀ`.
+//!
+//! Queries are packed into panels of [`MR`] rows (`[k][MR]`, zero-padded), a run of [`NR`]
+//! datastore rows into one panel (`[k][NR]`, zero-padded, f16 converted to f32 while
+//! packing). The micro-kernel computes an `MR x NR` block of scores.
+//!
+//! **Every score is one fused multiply-add chain over the dimension in index order,
+//! starting from 0**: `s = fma(q[d-1], x[d-1], … fma(q[1], x[1], fma(q[0], x[0], 0)))`.
+//! The value of a (query, row) score therefore does not depend on where the pair falls in a
+//! tile, on the block sizes or on the thread count; the AVX-512 kernel and the portable
+//! kernel (`f32::mul_add`) give bit-identical results. This is what makes the search
+//! deterministic.
+
+use half::f16;
+
+/// Queries per micro-panel (broadcast side of the micro-kernel).
+pub const MR: usize = 14;
+/// Datastore rows per micro-panel (vector side: two 16-lane registers).
+pub const NR: usize = 32;
+
+/// Columns per block when packing rows (32 rows x 64 columns = 8 KiB written at a time).
+const PACK_K: usize = 64;
+
+/// Datastore rows as stored: f32 or f16, row-major `rows x cols`.
+#[derive(Clone, Copy, Debug)]
+pub enum RowsRef<'a> {
+    /// f32 rows.
+    F32(&'a [f32]),
+    /// f16 rows (converted to f32 while packing; products accumulate in f32).
+    F16(&'a [f16]),
+}
+
+impl RowsRef<'_> {
+    /// Number of stored values.
+    pub fn len(&self) -> usize {
+        match self {
+            RowsRef::F32(v) => v.len(),
+            RowsRef::F16(v) => v.len(),
+        }
+    }
+
+    /// True when no values are stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Pack `n` query rows (`rows[i*d..(i+1)*d]`) into `ceil(n / MR)` panels laid out `[k][MR]`.
+/// `out` is resized to `panels * d * MR`; padding rows are zero.
+pub fn pack_queries(rows: &[f32], d: usize, out: &mut Vec<f32>) {
+    let n = rows.len().checked_div(d).unwrap_or(0);
+    let panels = n.div_ceil(MR);
+    out.clear();
+    out.resize(panels * d * MR, 0.0);
+    for (i, row) in rows.chunks_exact(d.max(1)).enumerate().take(n) {
+        let base = (i / MR) * d * MR + i % MR;
+        for (k, &v) in row.iter().enumerate() {
+            out[base + k * MR] = v;
+        }
+    }
+}
+
+/// Pack datastore rows `start..start + n` (`n <= NR`) into one panel `[k][NR]` of `d * NR`
+/// values (`out.len()` must be `d * NR`); rows past `n` are zero.
+pub fn pack_rows(data: RowsRef<'_>, d: usize, start: usize, n: usize, out: &mut [f32]) {
+    assert!(n <= NR && out.len() == d * NR && (start + n) * d <= data.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: AVX-512 F/BW/VL present; rows start..start+n exist (asserted) and `out` holds
+            // d * NR values.
+            unsafe { avx512::pack_rows(data, d, start, n, out) };
+            return;
+        }
+    }
+    pack_rows_portable(data, d, start, n, out);
+}
+
+/// The portable packing (same output as the AVX-512 one).
+pub fn pack_rows_portable(data: RowsRef<'_>, d: usize, start: usize, n: usize, out: &mut [f32]) {
+    debug_assert!(n <= NR && out.len() == d * NR);
+    if n < NR {
+        out.fill(0.0);
+    }
+    match data {
+        RowsRef::F32(v) => {
+            // Blocks of PACK_K columns keep the written lines in L1.
+            for k0 in (0..d).step_by(PACK_K) {
+                let k1 = (k0 + PACK_K).min(d);
+                for j in 0..n {
+                    let row = &v[(start + j) * d + k0..(start + j) * d + k1];
+                    for (kk, &x) in row.iter().enumerate() {
+                        out[(k0 + kk) * NR + j] = x;
+                    }
+                }
+            }
+        }
+        RowsRef::F16(v) => pack_rows_f16(v, d, start, n, out),
+    }
+}
+
+fn pack_rows_f16(v: &[f16], d: usize, start: usize, n: usize, out: &mut [f32]) {
+    let mut row32 = [0f32; 256];
+    for j in 0..n {
+        let row = &v[(start + j) * d..(start + j + 1) * d];
+        for (c, chunk) in row.chunks(256).enumerate() {
+            let buf = &mut row32[..chunk.len()];
+            half::slice::HalfFloatSliceExt::convert_to_f32_slice(chunk, buf);
+            for (kk, &x) in buf.iter().enumerate() {
+                out[(c * 256 + kk) * NR + j] = x;
+            }
+        }
+    }
+}
+
+/// Scores of one query panel against one row panel: `c[r * NR + j] = Σ_k a[k][r]·b[k][j]`
+/// for `r < MR`, `j < NR`, each as one FMA chain in `k` order (see the module docs).
+/// `a` is `d * MR` values, `b` is `d * NR`, `c` is `MR * NR`.
+pub fn micro_kernel(d: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    assert!(a.len() >= d * MR && b.len() >= d * NR && c.len() >= MR * NR);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: the CPU supports AVX-512F (checked above) and the slice lengths were
+            // asserted, so every load/store below stays inside `a`, `b` and `c`.
+            unsafe { avx512::micro_kernel(d, a.as_ptr(), b.as_ptr(), c.as_mut_ptr()) };
+            return;
+        }
+    }
+    micro_kernel_portable(d, a, b, c);
+}
+
+/// The portable micro-kernel: the same FMA chains with `f32::mul_add`.
+pub fn micro_kernel_portable(d: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let mut acc = [[0f32; NR]; MR];
+    for k in 0..d {
+        let bk = &b[k * NR..(k + 1) * NR];
+        let ak = &a[k * MR..(k + 1) * MR];
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let av = ak[r];
+            for (j, s) in acc_r.iter_mut().enumerate() {
+                *s = av.mul_add(bk[j], *s);
+            }
+        }
+    }
+    for (r, acc_r) in acc.iter().enumerate() {
+        c[r * NR..(r + 1) * NR].copy_from_slice(acc_r);
+    }
+}
+
+/// Bit mask of the lanes `j < NR` of `scores` (NR values) with `scores[j] >= threshold`
+/// (NaN never passes).
+pub fn lanes_at_least(scores: &[f32], threshold: f32) -> u32 {
+    debug_assert!(scores.len() >= NR);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: AVX-512F is present and `scores` holds at least NR = 32 values.
+            return unsafe { avx512::lanes_at_least(scores.as_ptr(), threshold) };
+        }
+    }
+    let mut mask = 0u32;
+    for (j, &s) in scores[..NR].iter().enumerate() {
+        mask |= u32::from(s >= threshold) << j;
+    }
+    mask
+}
+
+/// For every row `r < masks.len()` of a score tile (`tile[r * NR..(r + 1) * NR]`), the lanes
+/// whose score is `>= thresholds[r]` (NaN never passes), as a bit mask.
+pub fn tile_masks(tile: &[f32], thresholds: &[f32], masks: &mut [u32]) {
+    let rows = masks.len();
+    assert!(tile.len() >= rows * NR && thresholds.len() >= rows);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: AVX-512F present; `tile` holds `rows * NR` values (asserted).
+            unsafe { avx512::tile_masks(tile.as_ptr(), thresholds, masks) };
+            return;
+        }
+    }
+    for (r, m) in masks.iter_mut().enumerate() {
+        *m = lanes_at_least(&tile[r * NR..(r + 1) * NR], thresholds[r]);
+    }
+}
+
+/// Whether the AVX-512 kernels are used on this CPU (needs AVX-512 F, BW and VL).
+pub fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{MR, NR};
+    use std::arch::x86_64::*;
+
+    /// AVX-512 micro-kernel: 28 accumulators (MR x 2 vectors), one broadcast per query.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `a`, `b`, `c` must hold `d*MR`, `d*NR`, `MR*NR` values.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn micro_kernel(d: usize, a: *const f32, b: *const f32, c: *mut f32) {
+        let mut acc0 = [_mm512_setzero_ps(); MR];
+        let mut acc1 = [_mm512_setzero_ps(); MR];
+        let mut ap = a;
+        let mut bp = b;
+        for _ in 0..d {
+            let b0 = _mm512_loadu_ps(bp);
+            let b1 = _mm512_loadu_ps(bp.add(16));
+            for r in 0..MR {
+                let av = _mm512_set1_ps(*ap.add(r));
+                acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
+                acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+            }
+            ap = ap.add(MR);
+            bp = bp.add(NR);
+        }
+        for r in 0..MR {
+            _mm512_storeu_ps(c.add(r * NR), acc0[r]);
+            _mm512_storeu_ps(c.add(r * NR + 16), acc1[r]);
+        }
+    }
+
+    /// Pack rows `start..start+n` into `[k][NR]`: 16 columns at a time, each half of the
+    /// panel (rows 0–15, 16–31) is loaded as 16 vectors and transposed in registers.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `data` must hold rows `start..start+n` of `d` values
+    /// and `out` must hold `d * NR` values.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    pub unsafe fn pack_rows(
+        data: super::RowsRef<'_>,
+        d: usize,
+        start: usize,
+        n: usize,
+        out: &mut [f32],
+    ) {
+        let o = out.as_mut_ptr();
+        for k0 in (0..d).step_by(16) {
+            let w = 16.min(d - k0);
+            let mask: __mmask16 = if w == 16 { 0xFFFF } else { (1u16 << w) - 1 };
+            for half in 0..2 {
+                let mut r = [_mm512_setzero_ps(); 16];
+                for (i, ri) in r.iter_mut().enumerate() {
+                    let j = half * 16 + i;
+                    if j < n {
+                        let at = (start + j) * d + k0;
+                        *ri = match data {
+                            super::RowsRef::F32(v) => {
+                                _mm512_maskz_loadu_ps(mask, v.as_ptr().add(at))
+                            }
+                            super::RowsRef::F16(v) => {
+                                let h = _mm256_maskz_loadu_epi16(
+                                    mask,
+                                    v.as_ptr().add(at) as *const i16,
+                                );
+                                _mm512_cvtph_ps(h)
+                            }
+                        };
+                    }
+                }
+                transpose16(&mut r);
+                for (kk, rk) in r.iter().enumerate().take(w) {
+                    _mm512_storeu_ps(o.add((k0 + kk) * NR + half * 16), *rk);
+                }
+            }
+        }
+    }
+
+    /// In-register 16x16 transpose: swap the off-diagonal b x b blocks for b = 8, 4, 2, 1.
+    #[target_feature(enable = "avx512f")]
+    fn transpose16(r: &mut [__m512; 16]) {
+        for b in [8usize, 4, 2, 1] {
+            let mut lo = [0i32; 16];
+            let mut hi = [0i32; 16];
+            for l in 0..16 {
+                let first = (l / b) % 2 == 0;
+                lo[l] = if first { l as i32 } else { (16 + l - b) as i32 };
+                hi[l] = if first {
+                    (l + b) as i32
+                } else {
+                    (16 + l) as i32
+                };
+            }
+            // SAFETY: 16 i32 values are read from each array.
+            let (lo, hi) = unsafe {
+                (
+                    _mm512_loadu_si512(lo.as_ptr() as *const _),
+                    _mm512_loadu_si512(hi.as_ptr() as *const _),
+                )
+            };
+            for i in 0..16 {
+                if (i / b) % 2 == 0 {
+                    let (x, y) = (r[i], r[i + b]);
+                    r[i] = _mm512_permutex2var_ps(x, lo, y);
+                    r[i + b] = _mm512_permutex2var_ps(x, hi, y);
+                }
+            }
+        }
+    }
+
+    /// # Safety
+    /// AVX-512F must be available and `tile` must point to `masks.len() * NR` values.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn tile_masks(tile: *const f32, thresholds: &[f32], masks: &mut [u32]) {
+        for (r, m) in masks.iter_mut().enumerate() {
+            *m = lanes_at_least(tile.add(r * NR), thresholds[r]);
+        }
+    }
+
+    /// # Safety
+    /// AVX-512F must be available and `s` must point to NR = 32 readable f32 values.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn lanes_at_least(s: *const f32, threshold: f32) -> u32 {
+        let t = _mm512_set1_ps(threshold);
+        let lo = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(_mm512_loadu_ps(s), t) as u32;
+        let hi = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(_mm512_loadu_ps(s.add(16)), t) as u32;
+        lo | (hi << 16)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simd_and_portable_kernels_agree_bitwise() {
+        let d = 37;
+        let a: Vec<f32> = (0..d * MR)
+            .map(|i| ((i * 7919) % 101) as f32 / 101.0 - 0.5)
+            .collect();
+        let b: Vec<f32> = (0..d * NR)
+            .map(|i| ((i * 104729) % 97) as f32 / 97.0 - 0.5)
+            .collect();
+        let mut c1 = vec![0f32; MR * NR];
+        let mut c2 = vec![0f32; MR * NR];
+        micro_kernel(d, &a, &b, &mut c1);
+        micro_kernel_portable(d, &a, &b, &mut c2);
+        assert_eq!(c1, c2);
+        let mut chain = 0f32;
+        for k in 0..d {
+            chain = a[k * MR + 3].mul_add(b[k * NR + 5], chain);
+        }
+        assert_eq!(c1[3 * NR + 5].to_bits(), chain.to_bits());
+    }
+
+    #[test]
+    fn simd_and_portable_packing_agree() {
+        for d in [1usize, 5, 16, 17, 40, 64] {
+            let v: Vec<f32> = (0..40 * d).map(|i| i as f32 * 0.37 - 3.0).collect();
+            let h: Vec<f16> = v.iter().map(|&x| f16::from_f32(x)).collect();
+            for (start, n) in [(0usize, 32usize), (3, 7), (8, 32), (39, 1)] {
+                for data in [RowsRef::F32(&v), RowsRef::F16(&h)] {
+                    let mut a = vec![1f32; d * NR];
+                    let mut b = vec![2f32; d * NR];
+                    pack_rows(data, d, start, n, &mut a);
+                    pack_rows_portable(data, d, start, n, &mut b);
+                    assert_eq!(a, b, "d {d} start {start} n {n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lanes_mask_matches_scalar() {
+        let s: Vec<f32> = (0..NR)
+            .map(|j| if j == 4 { f32::NAN } else { j as f32 })
+            .collect();
+        let m = lanes_at_least(&s, 10.0);
+        let expected = (10..NR).fold(0u32, |m, j| m | (1 << j));
+        assert_eq!(m, expected);
+        assert_eq!(lanes_at_least(&s, f32::NEG_INFINITY), !(1u32 << 4));
+        let mut tile = s.clone();
+        tile.extend((0..NR).map(|j| -(j as f32)));
+        let mut masks = [0u32; 2];
+        tile_masks(&tile, &[10.0, -2.0], &mut masks);
+        assert_eq!(masks, [expected, 0b111]);
+    }
+}
