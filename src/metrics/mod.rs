@@ -21,6 +21,7 @@ pub mod meteor;
 pub mod ngrams;
 pub mod report;
 pub mod rouge;
+pub mod score;
 pub mod text;
 pub mod tokenize;
 
