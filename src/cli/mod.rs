@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod clip_inputs;
+mod correlate;
 mod demo;
+mod score;
 
 /// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
 #[derive(Parser, Debug)]
@@ -18,6 +21,10 @@ pub struct Cli {
 enum Command {
     /// Run the main job end to end on synthetic data generated in memory.
     Demo(demo::DemoArgs),
+    /// Caption metrics (BLEU, METEOR, ROUGE-L, CIDEr, CLIP-S family) of candidates vs references.
+    Score(score::ScoreArgs),
+    /// Kendall tau between caption metrics and human judgments (Flickr8k protocol).
+    Correlate(correlate::CorrelateArgs),
 }
 
 /// Parse the command line, run the subcommand, print errors for people, set the exit code.
@@ -25,6 +32,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Score(a) => score::run(a),
+        Command::Correlate(a) => correlate::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

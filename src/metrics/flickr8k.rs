@@ -41,6 +41,8 @@ pub struct HumanJudgments {
     pub items: Vec<Judgment>,
     /// Image keys in order (one image embedding row each).
     pub keys: Vec<String>,
+    /// Number of references of each key (same order as `keys`).
+    pub ref_counts: Vec<usize>,
     /// Number of NaN ratings dropped.
     pub dropped_nan: usize,
 }
@@ -106,6 +108,7 @@ pub fn parse_judgments(v: &Value, path: &Path) -> Result<HumanJudgments> {
     let mut out = HumanJudgments {
         items: Vec::new(),
         keys: Vec::new(),
+        ref_counts: Vec::new(),
         dropped_nan: 0,
     };
     for (key, entry) in map {
@@ -133,6 +136,7 @@ pub fn parse_judgments(v: &Value, path: &Path) -> Result<HumanJudgments> {
                 )
             })?;
         out.keys.push(key.clone());
+        out.ref_counts.push(refs.len());
         for j in judgments {
             let cap = field(j, "caption", path, key)?.as_str().ok_or_else(|| {
                 Error::format(path, format!("entry {key:?}: caption must be a string"))

@@ -37,6 +37,7 @@ pub fn find_jar(explicit: Option<&Path>) -> Result<PathBuf> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
         None => std::env::var_os(METEOR_JAR_ENV)
+            .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .ok_or_else(|| {
                 unavailable(format!(

@@ -146,11 +146,47 @@ pub struct ScoreOptions {
     pub ref_cosine: RefCosine,
 }
 
-/// Compute the requested metrics. Metrics whose tools or inputs are missing (METEOR without
-/// Java/jar, SPICE, CLIP-based ones without embeddings or map) are listed as not computed;
-/// bad inputs (NaN embeddings, mismatched counts) are errors.
+/// Values of the computed metrics, per item in the set's order, and what was skipped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Computed {
+    /// (report name, corpus value, per-item values), in report order.
+    pub values: Vec<(String, f64, Vec<f64>)>,
+    /// (report name, reason) of metrics not computed.
+    pub skipped: Vec<(String, String)>,
+}
+
+impl Computed {
+    fn add(&mut self, name: &str, corpus: f64, _ids: &[String], per: &[f64]) {
+        self.values.push((name.to_owned(), corpus, per.to_vec()));
+    }
+
+    fn skip(&mut self, name: &str, reason: impl Into<String>) {
+        self.skipped.push((name.to_owned(), reason.into()));
+    }
+
+    /// The report, with per-item values keyed by `ids` (unique ids expected).
+    pub fn into_report(self, ids: &[String]) -> Report {
+        let mut rep = Report::default();
+        for (name, corpus, per) in &self.values {
+            rep.add(name, *corpus, ids, per);
+        }
+        for (name, why) in self.skipped {
+            rep.skip(&name, why);
+        }
+        rep
+    }
+}
+
+/// Compute the requested metrics into a [`Report`] keyed by the set's ids (see [`compute`]).
 pub fn score(set: &EvalSet, opts: &ScoreOptions) -> Result<Report> {
-    let mut rep = Report::default();
+    Ok(compute(set, opts)?.into_report(&set.ids))
+}
+
+/// Compute the requested metrics. Metrics whose tools or inputs are missing (METEOR without
+/// Java/jar, SPICE, CLIP-based ones without embeddings or map) are listed as skipped, with
+/// the reason; bad inputs (NaN embeddings, mismatched counts) are errors.
+pub fn compute(set: &EvalSet, opts: &ScoreOptions) -> Result<Computed> {
+    let mut rep = Computed::default();
     let want = |m: Metric| opts.metrics.contains(&m);
     let ngram = [Metric::Bleu, Metric::Rouge, Metric::Cider]
         .into_iter()
@@ -218,7 +254,7 @@ fn clip_family(
     inputs: &ClipInputs,
     metrics: &[Metric],
     variant: RefCosine,
-    rep: &mut Report,
+    rep: &mut Computed,
 ) -> Result<()> {
     let n = set.len();
     for (what, rows) in [
