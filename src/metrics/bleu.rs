@@ -13,7 +13,7 @@
 
 #![allow(clippy::needless_range_loop)] // parallel per-order arrays
 
-use super::ngrams::{Counts, FxMap, Gram, MAX_N};
+use super::ngrams::{Counts, MAX_N};
 
 const TINY: f64 = 1e-15;
 const SMALL: f64 = 1e-9;
@@ -36,12 +36,12 @@ struct Stats {
     correct: [usize; MAX_N],
 }
 
-fn stats(cand: &Counts, refs: &[Counts]) -> Stats {
-    let mut max_counts: FxMap<(usize, Gram), u32> = FxMap::default();
+/// `max_counts` is scratch indexed by n-gram id, all zeros on entry and on return.
+fn stats(cand: &Counts, refs: &[Counts], max_counts: &mut [u32]) -> Stats {
     for r in refs {
-        for (k, grams) in r.by_order.iter().enumerate() {
+        for grams in &r.by_order {
             for &(g, c) in grams {
-                let e = max_counts.entry((k, g)).or_insert(0);
+                let e = &mut max_counts[g as usize];
                 *e = (*e).max(c);
             }
         }
@@ -62,8 +62,15 @@ fn stats(cand: &Counts, refs: &[Counts]) -> Stats {
         s.guess[k] = (t + 1).saturating_sub(k + 1);
         s.correct[k] = cand.by_order[k]
             .iter()
-            .map(|&(g, c)| c.min(max_counts.get(&(k, g)).copied().unwrap_or(0)) as usize)
+            .map(|&(g, c)| c.min(max_counts[g as usize]) as usize)
             .sum();
+    }
+    for r in refs {
+        for grams in &r.by_order {
+            for &(g, _) in grams {
+                max_counts[g as usize] = 0;
+            }
+        }
     }
     s
 }
@@ -85,10 +92,16 @@ fn score(s: &Stats) -> [f64; MAX_N] {
     out
 }
 
-/// BLEU-1..4 of candidates against their references (already tokenized n-gram counts;
-/// `refs[i]` belongs to `cands[i]` and must not be empty).
-pub fn bleu(cands: &[Counts], refs: &[Vec<Counts>]) -> BleuScores {
-    let all: Vec<Stats> = cands.iter().zip(refs).map(|(c, r)| stats(c, r)).collect();
+/// BLEU-1..4 of candidates against their references (n-gram counts from one
+/// [`NgramTable`](super::ngrams::NgramTable) holding `n_grams` n-grams; `refs[i]` belongs to
+/// `cands[i]` and must not be empty).
+pub fn bleu(cands: &[Counts], refs: &[Vec<Counts>], n_grams: usize) -> BleuScores {
+    let mut scratch = vec![0u32; n_grams];
+    let all: Vec<Stats> = cands
+        .iter()
+        .zip(refs)
+        .map(|(c, r)| stats(c, r, &mut scratch))
+        .collect();
     let per_item = all.iter().map(score).collect();
     let mut total = Stats::default();
     for s in &all {

@@ -14,45 +14,44 @@
 
 #![allow(clippy::needless_range_loop)] // parallel per-order arrays
 
-use super::ngrams::{Counts, FxMap, Gram, MAX_N};
+use super::ngrams::{Counts, MAX_N};
 use super::text::numpy_mean;
 
 const SIGMA: f64 = 6.0;
 
 /// A sentence's tf-idf vectors per order (first-occurrence order), norms and length.
 struct TfIdf {
-    vec: [Vec<(Gram, f64)>; MAX_N],
+    vec: [Vec<(u32, f64)>; MAX_N],
     norm: [f64; MAX_N],
     length: usize,
 }
 
-fn doc_freq(refs: &[Vec<Counts>]) -> FxMap<(usize, Gram), f64> {
-    let mut df: FxMap<(usize, Gram), f64> = FxMap::default();
-    let mut seen: FxMap<(usize, Gram), usize> = FxMap::default();
+/// `ln(max(1, df))` per n-gram id, where df counts the images whose references hold it.
+fn log_doc_freq(refs: &[Vec<Counts>], n_grams: usize) -> Vec<f64> {
+    let mut df = vec![0.0f64; n_grams];
+    let mut seen = vec![usize::MAX; n_grams];
     for (img, rs) in refs.iter().enumerate() {
         for r in rs {
-            for (k, grams) in r.by_order.iter().enumerate() {
+            for grams in &r.by_order {
                 for &(g, _) in grams {
-                    let last = seen.entry((k, g)).or_insert(usize::MAX);
-                    if *last != img {
-                        *last = img;
-                        *df.entry((k, g)).or_insert(0.0) += 1.0;
+                    if seen[g as usize] != img {
+                        seen[g as usize] = img;
+                        df[g as usize] += 1.0;
                     }
                 }
             }
         }
     }
-    df
+    df.iter().map(|&d| d.max(1.0).ln()).collect()
 }
 
-fn tfidf(c: &Counts, df: &FxMap<(usize, Gram), f64>, ref_len: f64) -> TfIdf {
-    let mut vec: [Vec<(Gram, f64)>; MAX_N] = Default::default();
+fn tfidf(c: &Counts, log_df: &[f64], ref_len: f64) -> TfIdf {
+    let mut vec: [Vec<(u32, f64)>; MAX_N] = Default::default();
     let mut norm = [0.0; MAX_N];
     let mut length = 0;
     for (k, grams) in c.by_order.iter().enumerate() {
         for &(g, tf) in grams {
-            let d = df.get(&(k, g)).copied().unwrap_or(0.0).max(1.0).ln();
-            let v = f64::from(tf) * (ref_len - d);
+            let v = f64::from(tf) * (ref_len - log_df[g as usize]);
             vec[k].push((g, v));
             norm[k] += v * v;
             if k == 1 {
@@ -67,7 +66,7 @@ fn tfidf(c: &Counts, df: &FxMap<(usize, Gram), f64>, ref_len: f64) -> TfIdf {
     }
 }
 
-fn lookup(v: &[(Gram, f64)], g: Gram) -> f64 {
+fn lookup(v: &[(u32, f64)], g: u32) -> f64 {
     v.iter().find(|(h, _)| *h == g).map_or(0.0, |&(_, x)| x)
 }
 
@@ -88,10 +87,11 @@ fn sim(hyp: &TfIdf, r: &TfIdf) -> [f64; MAX_N] {
     val
 }
 
-/// CIDEr-D per candidate and corpus mean; `refs[i]` (non-empty) belongs to `cands[i]`.
-pub fn cider(cands: &[Counts], refs: &[Vec<Counts>]) -> (f64, Vec<f64>) {
+/// CIDEr-D per candidate and corpus mean; `refs[i]` (non-empty) belongs to `cands[i]`;
+/// counts from one [`NgramTable`](super::ngrams::NgramTable) holding `n_grams` n-grams.
+pub fn cider(cands: &[Counts], refs: &[Vec<Counts>], n_grams: usize) -> (f64, Vec<f64>) {
     use rayon::prelude::*;
-    let df = doc_freq(refs);
+    let df = log_doc_freq(refs, n_grams);
     let ref_len = (refs.len() as f64).ln();
     let per: Vec<f64> = cands
         .par_iter()

@@ -123,30 +123,38 @@ pub struct NgramScores {
 
 /// Compute BLEU-1..4, ROUGE-L and CIDEr-D (pycocoevalcap 1.2 semantics) on a set.
 pub fn ngram_metrics(set: &EvalSet) -> NgramScores {
-    let (cands, refs) = count_ngrams(set);
+    let (cands, refs, n_grams) = count_ngrams(set);
+    let (bleu, (rouge_l, cider)) = rayon::join(
+        || bleu::bleu(&cands, &refs, n_grams),
+        || {
+            rayon::join(
+                || rouge::rouge_l(&set.cands, &set.refs),
+                || cider::cider(&cands, &refs, n_grams),
+            )
+        },
+    );
     NgramScores {
-        bleu: bleu::bleu(&cands, &refs),
-        rouge_l: rouge::rouge_l(&set.cands, &set.refs),
-        cider: cider::cider(&cands, &refs),
+        bleu,
+        rouge_l,
+        cider,
     }
 }
 
-/// Word-id n-gram counts of every candidate and reference.
-pub fn count_ngrams(set: &EvalSet) -> (Vec<ngrams::Counts>, Vec<Vec<ngrams::Counts>>) {
-    let mut vocab = ngrams::Vocab::default();
-    let cands = set
-        .cands
+/// N-gram counts of every candidate and reference, and the number of distinct n-grams.
+pub fn count_ngrams(set: &EvalSet) -> (Vec<ngrams::Counts>, Vec<Vec<ngrams::Counts>>, usize) {
+    let words: usize = set
+        .refs
         .iter()
-        .map(|c| ngrams::Counts::new(&vocab.words(c)))
-        .collect();
+        .flatten()
+        .chain(&set.cands)
+        .map(|s| text::split_whitespace(s).count())
+        .sum();
+    let mut table = ngrams::NgramTable::with_capacity(4 * words);
+    let cands = set.cands.iter().map(|c| table.counts(c)).collect();
     let refs = set
         .refs
         .iter()
-        .map(|rs| {
-            rs.iter()
-                .map(|r| ngrams::Counts::new(&vocab.words(r)))
-                .collect()
-        })
+        .map(|rs| rs.iter().map(|r| table.counts(r)).collect())
         .collect();
-    (cands, refs)
+    (cands, refs, table.n_grams())
 }

@@ -15,16 +15,28 @@ pub const MAX_N: usize = 4;
 /// An n-gram as a key: up to four word ids (ids start at 1; unused slots are 0).
 pub type Gram = u128;
 
-/// A small, fast, deterministic hasher for integer keys (Fx-style multiply-rotate).
+/// A small, fast, deterministic hasher for integer and short string keys (Fx-style
+/// multiply-rotate, with a final avalanche).
 #[derive(Default, Clone, Copy)]
 pub struct FxHasher(u64);
 
 impl Hasher for FxHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // Final avalanche (murmur3 fmix64): the multiply leaves the low bits, which pick the
+        // bucket, depending on low input bits only; mixing spreads every input bit.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        for &b in chunks.remainder() {
             self.add(u64::from(b));
         }
     }
@@ -52,58 +64,68 @@ impl FxHasher {
 /// HashMap with [`FxHasher`].
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// Maps words to dense ids (from 1).
+/// Interns words (dense ids from 1) and n-grams (dense ids from 0) of a whole evaluated set,
+/// so that per-set statistics (document frequencies, clipped counts) are plain arrays.
 #[derive(Default)]
-pub struct Vocab {
-    ids: HashMap<String, u32>,
+pub struct NgramTable {
+    words: FxMap<Box<str>, u32>,
+    grams: FxMap<Gram, u32>,
+    /// Scratch: for each n-gram id, 1 + its position in the sentence being counted (0 = absent).
+    pos: Vec<u32>,
 }
 
-impl Vocab {
-    /// Word ids of a sentence split as Python's `str.split()` does.
-    pub fn words(&mut self, sentence: &str) -> Vec<u32> {
-        split_whitespace(sentence)
-            .map(|w| {
-                let next = self.ids.len() as u32 + 1;
-                *self.ids.entry(w.to_owned()).or_insert(next)
-            })
-            .collect()
+impl NgramTable {
+    /// A table with room for `grams` distinct n-grams.
+    pub fn with_capacity(grams: usize) -> NgramTable {
+        NgramTable {
+            grams: FxMap::with_capacity_and_hasher(grams, Default::default()),
+            pos: Vec::with_capacity(grams),
+            ..NgramTable::default()
+        }
     }
-}
 
-/// The n-gram key of `words` (1 to 4 ids).
-pub fn gram(words: &[u32]) -> Gram {
-    words
-        .iter()
-        .fold(0u128, |acc, &w| (acc << 32) | u128::from(w))
-}
+    /// Number of distinct n-grams seen so far (ids are `0..n_grams()`).
+    pub fn n_grams(&self) -> usize {
+        self.grams.len()
+    }
 
-/// N-gram counts of one sentence: per order n (index n-1), (gram, count) pairs in
-/// first-occurrence order; plus the sentence length in words.
-#[derive(Debug, Clone, Default)]
-pub struct Counts {
-    /// `by_order[n-1]` holds the n-grams with their counts.
-    pub by_order: [Vec<(Gram, u32)>; MAX_N],
-    /// Number of words.
-    pub len: usize,
-}
+    fn word_id(&mut self, w: &str) -> u32 {
+        if let Some(&id) = self.words.get(w) {
+            return id;
+        }
+        let id = self.words.len() as u32 + 1;
+        self.words.insert(w.into(), id);
+        id
+    }
 
-impl Counts {
-    /// Count the 1..4-grams of a sentence given as word ids.
-    pub fn new(words: &[u32]) -> Counts {
-        let mut by_order: [Vec<(Gram, u32)>; MAX_N] = Default::default();
-        let mut pos: FxMap<Gram, usize> = FxMap::default();
+    fn gram_id(&mut self, g: Gram) -> u32 {
+        let next = self.grams.len() as u32;
+        let id = *self.grams.entry(g).or_insert(next);
+        if id as usize >= self.pos.len() {
+            self.pos.resize(id as usize + 1, 0);
+        }
+        id
+    }
+
+    /// N-gram counts of a sentence split as Python's `str.split()` does.
+    pub fn counts(&mut self, sentence: &str) -> Counts {
+        let words: Vec<u32> = split_whitespace(sentence)
+            .map(|w| self.word_id(w))
+            .collect();
+        let mut by_order: [Vec<(u32, u32)>; MAX_N] = Default::default();
         for (k, slot) in by_order.iter_mut().enumerate() {
-            let n = k + 1;
-            pos.clear();
-            for window in words.windows(n) {
-                let g = gram(window);
-                match pos.get(&g) {
-                    Some(&i) => slot[i].1 += 1,
-                    None => {
-                        pos.insert(g, slot.len());
-                        slot.push((g, 1));
+            for window in words.windows(k + 1) {
+                let id = self.gram_id(gram(window));
+                match self.pos[id as usize] {
+                    0 => {
+                        slot.push((id, 1));
+                        self.pos[id as usize] = slot.len() as u32;
                     }
+                    p => slot[p as usize - 1].1 += 1,
                 }
+            }
+            for &(id, _) in slot.iter() {
+                self.pos[id as usize] = 0;
             }
         }
         Counts {
@@ -111,12 +133,21 @@ impl Counts {
             len: words.len(),
         }
     }
+}
 
-    /// Count of one n-gram of order `n` (1-based), 0 when absent.
-    pub fn get(&self, n: usize, g: Gram) -> u32 {
-        self.by_order[n - 1]
-            .iter()
-            .find(|(h, _)| *h == g)
-            .map_or(0, |&(_, c)| c)
-    }
+/// The n-gram key of `words` (1 to 4 ids, each at least 1, so the length is implied).
+pub fn gram(words: &[u32]) -> Gram {
+    words
+        .iter()
+        .fold(0u128, |acc, &w| (acc << 32) | u128::from(w))
+}
+
+/// N-gram counts of one sentence: per order n (index n-1), (n-gram id, count) pairs in
+/// first-occurrence order; plus the sentence length in words.
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    /// `by_order[n-1]` holds the n-grams (ids from [`NgramTable`]) with their counts.
+    pub by_order: [Vec<(u32, u32)>; MAX_N],
+    /// Number of words.
+    pub len: usize,
 }

@@ -58,7 +58,7 @@ const ABBREVIATIONS: [&str; 46] = [
 /// Tokenize one caption as pycocoevalcap's PTBTokenizer pipeline does; tokens joined by
 /// single spaces (an empty string when nothing survives).
 pub fn ptb_tokenize(caption: &str) -> String {
-    let mut out: Vec<String> = Vec::new();
+    let mut out = String::with_capacity(caption.len() + 8);
     let chars: Vec<char> = caption
         .chars()
         .filter(|&c| (c as u32) <= 0xFFFF)
@@ -70,8 +70,7 @@ pub fn ptb_tokenize(caption: &str) -> String {
         out: &mut out,
     };
     lexer.run();
-    out.retain(|t| !PUNCTUATIONS.contains(&t.as_str()) && !t.is_empty());
-    out.join(" ")
+    out
 }
 
 /// Tokenize many captions (in parallel for large inputs); same order as the input.
@@ -87,7 +86,8 @@ pub fn ptb_tokenize_all(captions: &[String]) -> Vec<String> {
 struct Lexer<'a> {
     s: &'a [char],
     pos: usize,
-    out: &'a mut Vec<String>,
+    /// Kept tokens, lower-cased, joined by single spaces.
+    out: &'a mut String,
 }
 
 fn is_word_char(c: char) -> bool {
@@ -107,8 +107,25 @@ impl Lexer<'_> {
         self.s.get(self.pos + k).copied()
     }
 
-    fn emit(&mut self, t: impl Into<String>) {
-        self.out.push(t.into().to_lowercase());
+    /// Append a token (lower-cased) unless it is empty or in [`PUNCTUATIONS`].
+    fn emit(&mut self, t: impl AsRef<str>) {
+        let t = t.as_ref();
+        if t.is_empty() {
+            return;
+        }
+        let lower: std::borrow::Cow<str> = if t.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80)
+        {
+            t.to_lowercase().into()
+        } else {
+            t.into()
+        };
+        if PUNCTUATIONS.contains(&&*lower) {
+            return;
+        }
+        if !self.out.is_empty() {
+            self.out.push(' ');
+        }
+        self.out.push_str(&lower);
     }
 
     fn run(&mut self) {
@@ -129,6 +146,9 @@ impl Lexer<'_> {
     /// `http://...`, `https://...`, `ftp://...`, `www....`: up to whitespace, trailing
     /// punctuation split off.
     fn url(&mut self) -> bool {
+        if !matches!(self.peek(0), Some('h' | 'H' | 'f' | 'F' | 'w' | 'W')) {
+            return false;
+        }
         let rest: String = self.s[self.pos..].iter().take(8).collect::<String>();
         let lower = rest.to_lowercase();
         let is_url = ["http://", "https://", "ftp://", "www."]
@@ -230,6 +250,15 @@ impl Lexer<'_> {
 
     /// Contractions, special splits and number-unit splits of one scanned word.
     fn split_word(&mut self, text: String) {
+        let plain = text.bytes().all(|b| b.is_ascii_alphanumeric())
+            && !SPLIT_WORDS
+                .iter()
+                .any(|(w, _)| w.eq_ignore_ascii_case(&text));
+        if plain {
+            // No apostrophe, period, joiner or special word: the word as it is.
+            self.emit(&text);
+            return;
+        }
         let lower = text.to_lowercase();
         if let Some(&(_, k)) = SPLIT_WORDS.iter().find(|(w, _)| *w == lower) {
             let (a, b) = split_chars(&text, k);
