@@ -184,3 +184,25 @@ fn clipscore_readme_example_reproduces() {
         assert!((s.cider.0 - c).abs() < 5e-5, "{name} CIDEr");
     }
 }
+
+#[test]
+fn tokenizer_matches_stanford_on_random_caption_like_text() {
+    let g = golden("tokenizer_random.json");
+    let cases = g["cases"].as_array().unwrap();
+    let mut failures = Vec::new();
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        let want = case["tokens"].as_str().unwrap();
+        let got = ptb_tokenize(text);
+        if got != want {
+            failures.push(format!("{text:?}\n   got  {got:?}\n   want {want:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}

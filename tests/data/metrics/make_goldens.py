@@ -335,8 +335,36 @@ def correlate_golden():
     dump("correlate.json", out)
 
 
+def random_tokenizer_golden(n=400, seed=5):
+    """Caption-like random sentences (seeded) through the Java pipeline: a broader check."""
+    rng = random.Random(seed)
+    words = ["a", "the", "man", "Woman", "dog's", "cats'", "can't", "won't", "isn't",
+             "it's", "they're", "I'm", "we'll", "gonna", "cannot", "t-shirt", "3-year-old",
+             "U.S.", "Mr.", "Dr.", "St.", "p.m.", "etc.", "e.g.", "1,000", "3.14", "$5",
+             "10:30", "1/2", "50%", "&", "(red)", "[blue]", "{x}", "\"hi\"", "'ok'", "``a''",
+             "--", "-", "...", "…", "—", "–", "“quoted”", "‘single’", "café", "naïve",
+             "São", "Zürich", "日本", "well-known", "rock'n'roll", "o'clock", "D'Angelo",
+             "#1", "@home", "a/b", "x*y", "=", "+3", "<", ">", "£3", "€4", "5¢", "°",
+             "iPhone", "snake_case", "2x", "3rd", "90's", "'90s", "y'all", "ma'am"]
+    punct = ["", "", "", ",", ".", "!", "?", ";", ":", "?!", "!!", "..."]
+    sents = []
+    for _ in range(n):
+        k = rng.randint(1, 12)
+        s = " ".join(rng.choice(words) + rng.choice(punct) for _ in range(k))
+        if rng.random() < 0.3:
+            s = s.capitalize()
+        if rng.random() < 0.5:
+            s += rng.choice([".", " .", "!", "?", ""])
+        sents.append(s)
+    out = tokenize_many(sents)
+    dump("tokenizer_random.json", {"pycocoevalcap": "1.2", "seed": seed,
+                                   "cases": [{"text": s, "tokens": t}
+                                             for s, t in zip(sents, out)]})
+
+
 if __name__ == "__main__":
     tokenizer_golden()
+    random_tokenizer_golden()
     ngram_golden()
     kendall_golden()
     clip_golden()
