@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod clip_inputs;
 mod correlate;
 mod demo;
+mod inspect;
 mod score;
 
 /// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
@@ -25,6 +26,8 @@ enum Command {
     Score(score::ScoreArgs),
     /// Kendall tau between caption metrics and human judgments (Flickr8k protocol).
     Correlate(correlate::CorrelateArgs),
+    /// Describe an embedding file: shape, dtype, byte/memory order, row norms, NaN/Inf.
+    Inspect(inspect::InspectArgs),
 }
 
 /// Parse the command line, run the subcommand, print errors for people, set the exit code.
@@ -34,6 +37,7 @@ pub fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Score(a) => score::run(a),
         Command::Correlate(a) => correlate::run(a),
+        Command::Inspect(a) => inspect::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
