@@ -162,3 +162,131 @@ fn bad_inputs_are_specific_errors() {
         assert!(!o.status.success() && err.contains(msg), "{full:?}: {err}");
     }
 }
+
+fn rows(v: &Value) -> Vec<Vec<f32>> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect()
+        })
+        .collect()
+}
+
+fn write_npy(path: &std::path::Path, r: &[Vec<f32>]) {
+    let m = recap::RowMatrix::from_vec(r.len(), r[0].len(), r.concat()).unwrap();
+    recap::io::npy::write_f32(path, &m).unwrap();
+}
+
+#[test]
+fn score_cli_clip_family_from_npy_matches_clipscore_formulas() {
+    let g: Value =
+        serde_json::from_str(&std::fs::read_to_string(data("clip.json")).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let images = rows(&g["images"]);
+    let n = images.len();
+    let refs: Vec<Vec<Vec<f32>>> = g["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(rows)
+        .collect();
+    write_npy(&p("img.npy"), &images);
+    write_npy(&p("cand.npy"), &rows(&g["candidates"]));
+    write_npy(&p("ref.npy"), &refs.concat());
+    write_npy(&p("W.npy"), &rows(&g["map"]));
+    let cands: serde_json::Map<String, Value> = (0..n)
+        .map(|i| (i.to_string(), json_str("a caption")))
+        .collect();
+    let refj: serde_json::Map<String, Value> = (0..n)
+        .map(|i| {
+            (
+                i.to_string(),
+                Value::Array(vec![json_str("a reference"); refs[i].len()]),
+            )
+        })
+        .collect();
+    std::fs::write(p("c.json"), Value::Object(cands).to_string()).unwrap();
+    std::fs::write(p("r.json"), Value::Object(refj).to_string()).unwrap();
+    let s = |n: &str| p(n).to_str().unwrap().to_owned();
+    let (c, r, img, cand, rf, w) = (
+        s("c.json"),
+        s("r.json"),
+        s("img.npy"),
+        s("cand.npy"),
+        s("ref.npy"),
+        s("W.npy"),
+    );
+    let base = [
+        "score",
+        "--candidates",
+        &c,
+        "--references",
+        &r,
+        "--metrics",
+        "clip-s,refclip-s,pac-s,refpac-s,aclip-s,refaclip-s",
+        "--image-emb",
+        &img,
+        "--cand-emb",
+        &cand,
+        "--ref-emb",
+        &rf,
+        "--map",
+        &w,
+        "--json",
+    ];
+    let o = recap(&base);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rep: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for (metric, golden, key) in [
+        ("CLIP-S", "CLIP-S", "per"),
+        ("RefCLIP-S", "CLIP-S", "ref_fscore"),
+        ("PAC-S", "PAC-S", "per"),
+        ("RefPAC-S", "PAC-S", "ref_fscore"),
+        ("aCLIP-S", "aCLIP-S", "per"),
+        ("RefaCLIP-S", "aCLIP-S", "ref_fscore"),
+    ] {
+        let want: Vec<f64> = g[golden][key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        for (i, w) in want.iter().enumerate() {
+            let got = rep["per_image"][i.to_string()][metric].as_f64().unwrap();
+            assert!(
+                (got - w).abs() <= 2e-6 * w.abs().max(1.0),
+                "{metric}[{i}]: {got} vs {w}"
+            );
+        }
+        let mean = want.iter().sum::<f64>() / n as f64;
+        assert!(
+            (rep["corpus"][metric].as_f64().unwrap() - mean).abs() < 2e-6,
+            "{metric}"
+        );
+    }
+    // A NaN image embedding is an error naming the row; a short candidate file is a shape error.
+    let mut bad = images.clone();
+    bad[4][2] = f32::NAN;
+    write_npy(&p("img.npy"), &bad);
+    let o = recap(&base);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("row 4"), "{err}");
+    write_npy(&p("img.npy"), &images);
+    write_npy(&p("cand.npy"), &rows(&g["candidates"])[..n - 1]);
+    let o = recap(&base);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("candidate embeddings"),
+        "{err}"
+    );
+}
+
+fn json_str(s: &str) -> Value {
+    Value::String(s.to_owned())
+}
