@@ -12,9 +12,6 @@ use super::text::split_whitespace;
 /// Maximum n-gram order of the COCO metrics.
 pub const MAX_N: usize = 4;
 
-/// An n-gram as a key: up to four word ids (ids start at 1; unused slots are 0).
-pub type Gram = u128;
-
 /// A small, fast, deterministic hasher for integer and short string keys (Fx-style
 /// multiply-rotate, with a final avalanche).
 #[derive(Default, Clone, Copy)]
@@ -69,7 +66,9 @@ pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 #[derive(Default)]
 pub struct NgramTable {
     words: FxMap<Box<str>, u32>,
-    grams: FxMap<Gram, u32>,
+    /// Key of an n-gram: `(id of its (n-1)-gram prefix + 1) << 32 | last word id` (prefix 0 for
+    /// unigrams), so every key is 64 bits whatever n is.
+    grams: FxMap<u64, u32>,
     /// Scratch: for each n-gram id, 1 + its position in the sentence being counted (0 = absent).
     pos: Vec<u32>,
 }
@@ -98,7 +97,7 @@ impl NgramTable {
         id
     }
 
-    fn gram_id(&mut self, g: Gram) -> u32 {
+    fn gram_id(&mut self, g: u64) -> u32 {
         let next = self.grams.len() as u32;
         let id = *self.grams.entry(g).or_insert(next);
         if id as usize >= self.pos.len() {
@@ -113,9 +112,13 @@ impl NgramTable {
             .map(|w| self.word_id(w))
             .collect();
         let mut by_order: [Vec<(u32, u32)>; MAX_N] = Default::default();
+        // prefix[i]: id + 1 of the (k)-gram starting at i (0 before unigrams).
+        let mut prefix = vec![0u64; words.len()];
         for (k, slot) in by_order.iter_mut().enumerate() {
-            for window in words.windows(k + 1) {
-                let id = self.gram_id(gram(window));
+            let n_windows = (words.len() + 1).saturating_sub(k + 1);
+            for i in 0..n_windows {
+                let id = self.gram_id((prefix[i] << 32) | u64::from(words[i + k]));
+                prefix[i] = u64::from(id) + 1;
                 match self.pos[id as usize] {
                     0 => {
                         slot.push((id, 1));
@@ -133,13 +136,6 @@ impl NgramTable {
             len: words.len(),
         }
     }
-}
-
-/// The n-gram key of `words` (1 to 4 ids, each at least 1, so the length is implied).
-pub fn gram(words: &[u32]) -> Gram {
-    words
-        .iter()
-        .fold(0u128, |acc, &w| (acc << 32) | u128::from(w))
 }
 
 /// N-gram counts of one sentence: per order n (index n-1), (n-gram id, count) pairs in
