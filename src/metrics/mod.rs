@@ -142,14 +142,7 @@ pub fn ngram_metrics(set: &EvalSet) -> NgramScores {
 
 /// N-gram counts of every candidate and reference, and the number of distinct n-grams.
 pub fn count_ngrams(set: &EvalSet) -> (Vec<ngrams::Counts>, Vec<Vec<ngrams::Counts>>, usize) {
-    let words: usize = set
-        .refs
-        .iter()
-        .flatten()
-        .chain(&set.cands)
-        .map(|s| text::split_whitespace(s).count())
-        .sum();
-    let mut table = ngrams::NgramTable::with_capacity(4 * words);
+    let mut table = ngrams::NgramTable::default();
     let cands = set.cands.iter().map(|c| table.counts(c)).collect();
     let refs = set
         .refs

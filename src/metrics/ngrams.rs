@@ -74,15 +74,6 @@ pub struct NgramTable {
 }
 
 impl NgramTable {
-    /// A table with room for `grams` distinct n-grams.
-    pub fn with_capacity(grams: usize) -> NgramTable {
-        NgramTable {
-            grams: FxMap::with_capacity_and_hasher(grams, Default::default()),
-            pos: Vec::with_capacity(grams),
-            ..NgramTable::default()
-        }
-    }
-
     /// Number of distinct n-grams seen so far (ids are `0..n_grams()`).
     pub fn n_grams(&self) -> usize {
         self.grams.len()
