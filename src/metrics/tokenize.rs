@@ -146,14 +146,16 @@ impl Lexer<'_> {
     /// `http://...`, `https://...`, `ftp://...`, `www....`: up to whitespace, trailing
     /// punctuation split off.
     fn url(&mut self) -> bool {
-        if !matches!(self.peek(0), Some('h' | 'H' | 'f' | 'F' | 'w' | 'W')) {
-            return false;
-        }
-        let rest: String = self.s[self.pos..].iter().take(8).collect::<String>();
-        let lower = rest.to_lowercase();
+        let rest = &self.s[self.pos..];
+        let starts = |p: &str| {
+            p.chars().count() <= rest.len()
+                && p.chars()
+                    .zip(rest)
+                    .all(|(a, &b)| b.to_ascii_lowercase() == a)
+        };
         let is_url = ["http://", "https://", "ftp://", "www."]
-            .iter()
-            .any(|p| lower.starts_with(p));
+            .into_iter()
+            .any(starts);
         if !is_url {
             return false;
         }
