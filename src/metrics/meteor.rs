@@ -117,19 +117,25 @@ impl Jar {
         Ok(line.trim().to_owned())
     }
 
-    fn finish(mut self, failed: Option<Error>) -> Result<()> {
+    /// Stop the process; returns what it wrote on stderr.
+    fn finish(mut self) -> String {
         drop(self.stdin);
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let stderr = self.stderr.join().unwrap_or_default();
-        match failed {
-            None => Ok(()),
-            Some(Error::ToolUnavailable { tool, reason }) => Err(Error::ToolUnavailable {
+        self.stderr.join().unwrap_or_default()
+    }
+}
+
+/// Add the jar's stderr to a tool failure, so the user sees why Java stopped.
+fn with_stderr(e: Error, stderr: &str) -> Error {
+    match e {
+        Error::ToolUnavailable { tool, reason } if !stderr.trim().is_empty() => {
+            Error::ToolUnavailable {
                 tool,
                 reason: format!("{reason}; stderr: {}", stderr.trim()),
-            }),
-            Some(e) => Err(e),
+            }
         }
+        other => other,
     }
 }
 
@@ -177,8 +183,7 @@ pub fn meteor(jar: &Path, cands: &[String], refs: &[Vec<String>]) -> Result<Mete
         ));
     }
     let mut j = Jar::start(jar)?;
-    match run_protocol(&mut j, cands, refs) {
-        Ok(s) => j.finish(None).map(|()| s),
-        Err(e) => j.finish(Some(e)).and(Err(unavailable("unreachable"))),
-    }
+    let result = run_protocol(&mut j, cands, refs);
+    let stderr = j.finish();
+    result.map_err(|e| with_stderr(e, &stderr))
 }

@@ -54,19 +54,14 @@ impl Report {
 
     /// A table for people: one line per metric with its corpus value, then what was skipped.
     pub fn table(&self) -> String {
-        let width = self
-            .metrics
-            .iter()
-            .map(String::len)
-            .max()
-            .unwrap_or(6)
-            .max(6);
+        let names = self.metrics.iter().chain(self.not_computed.keys());
+        let width = names.map(String::len).max().unwrap_or(6).max(6);
         let mut s = format!("{:<width$}  {:>10}\n", "metric", "corpus");
         for m in &self.metrics {
             s += &format!("{m:<width$}  {:>10.4}\n", self.corpus[m]);
         }
         for (m, why) in &self.not_computed {
-            s += &format!("{m:<width$}  {:>10}  ({why})\n", "not computed");
+            s += &format!("{m:<width$}  not computed ({why})\n");
         }
         s
     }
