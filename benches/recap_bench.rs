@@ -1,6 +1,7 @@
 //! Criterion benchmarks, one group per concern (`cargo bench --bench recap_bench -- GROUP`).
 use criterion::{criterion_group, criterion_main};
 
+mod metrics_bench;
 mod npy_read;
 mod retrieve;
 mod synth_bench;
@@ -9,6 +10,7 @@ criterion_group!(
     benches,
     npy_read::npy_read,
     retrieve::bench,
+    metrics_bench::bench,
     synth_bench::synth_generate
 );
 criterion_main!(benches);

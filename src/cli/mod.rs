@@ -6,10 +6,13 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod bench_retrieve;
+mod clip_inputs;
+mod correlate;
 mod demo;
 mod eval_retrieval;
 mod inspect;
 mod retrieve;
+mod score;
 mod synth;
 
 /// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
@@ -27,6 +30,10 @@ enum Command {
     /// Performance measurements.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Caption metrics (BLEU, METEOR, ROUGE-L, CIDEr, CLIP-S family) of candidates vs references.
+    Score(score::ScoreArgs),
+    /// Kendall tau between caption metrics and human judgments (Flickr8k protocol).
+    Correlate(correlate::CorrelateArgs),
     /// Describe an embedding file: shape, dtype, byte/memory order, row norms, NaN/Inf.
     Inspect(inspect::InspectArgs),
     /// Exact top-k caption retrieval (cosine or inner product, optional map and self-exclusion).
@@ -44,6 +51,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Bench(c) => bench::run(c),
+        Command::Score(a) => score::run(a),
+        Command::Correlate(a) => correlate::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Retrieve(a) => retrieve::run(a),
         Command::EvalRetrieval(a) => eval_retrieval::run(a),
