@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+pub mod device;
 
 /// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
 #[derive(Parser, Debug)]
@@ -18,6 +19,8 @@ pub struct Cli {
 enum Command {
     /// Run the main job end to end on synthetic data generated in memory.
     Demo(demo::DemoArgs),
+    /// Benchmark the compute backend (--device): Gram + solve and top-k search vs SGEMM.
+    BackendBench(device::BackendBenchArgs),
 }
 
 /// Parse the command line, run the subcommand, print errors for people, set the exit code.
@@ -25,6 +28,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::BackendBench(a) => device::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

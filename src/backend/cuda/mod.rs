@@ -262,6 +262,105 @@ impl Backend for CudaBackend {
     ) -> Result<TopK> {
         let mut h = self.lock();
         let kern = self.kernels(&mut h)?;
-        topk::search(&self.stream, &h.blas, &kern, queries, base, k, exclusions)
+        topk::search(
+            &self.stream,
+            &h.blas,
+            &kern,
+            queries,
+            topk::Base::Host(base),
+            k,
+            exclusions,
+            true,
+        )
+    }
+}
+
+/// Rows resident in device memory (a datastore uploaded once, searched many times).
+pub struct DeviceRows {
+    data: cudarc::driver::CudaSlice<f32>,
+    rows: usize,
+    cols: usize,
+}
+
+impl DeviceRows {
+    /// `(rows, cols)`.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+}
+
+impl CudaBackend {
+    /// Copy `rows` to device memory once, for [`CudaBackend::search_resident`].
+    pub fn upload(&self, rows: RowsRef<'_, f32>) -> Result<DeviceRows> {
+        let data = self
+            .stream
+            .clone_htod(rows.as_slice())
+            .map_err(driver_err("copy rows to device"))?;
+        self.sync()?;
+        Ok(DeviceRows {
+            data,
+            rows: rows.rows(),
+            cols: rows.cols(),
+        })
+    }
+
+    /// [`Backend::search`] over a device-resident base (no per-call upload of the base).
+    pub fn search_resident(
+        &self,
+        queries: RowsRef<'_, f32>,
+        base: &DeviceRows,
+        k: usize,
+        exclusions: Option<&Exclusions>,
+    ) -> Result<TopK> {
+        let mut h = self.lock();
+        let kern = self.kernels(&mut h)?;
+        let b = topk::Base::Device(&base.data, base.rows, base.cols);
+        topk::search(
+            &self.stream,
+            &h.blas,
+            &kern,
+            queries,
+            b,
+            k,
+            exclusions,
+            true,
+        )
+    }
+
+    /// The GEMM-only part of [`CudaBackend::search_resident`] (same tiles, no top-k): the
+    /// benchmark's baseline. Returns after the device finished.
+    pub fn score_tiles_only(&self, queries: RowsRef<'_, f32>, base: &DeviceRows) -> Result<()> {
+        let mut h = self.lock();
+        let kern = self.kernels(&mut h)?;
+        let b = topk::Base::Device(&base.data, base.rows, base.cols);
+        topk::search(&self.stream, &h.blas, &kern, queries, b, 1, None, false)?;
+        self.sync()
+    }
+
+    /// Seconds for one device-resident SGEMM `C (m x n) = A (m x k) · B (n x k)ᵀ` (inputs
+    /// uninitialised-but-zeroed device buffers; the best of `reps` runs). The cuBLAS rate
+    /// reference of the benchmark.
+    pub fn time_sgemm(&self, m: usize, n: usize, k: usize, reps: usize) -> Result<f64> {
+        let h = self.lock();
+        let s = &self.stream;
+        let a = s
+            .alloc_zeros::<f32>((m * k).max(1))
+            .map_err(driver_err("cuMemAlloc"))?;
+        let b = s
+            .alloc_zeros::<f32>((n * k).max(1))
+            .map_err(driver_err("cuMemAlloc"))?;
+        let mut c = s
+            .alloc_zeros::<f32>((m * n).max(1))
+            .map_err(driver_err("cuMemAlloc"))?;
+        let mut best = f64::INFINITY;
+        for _ in 0..reps.max(1) + 1 {
+            self.sync()?;
+            let t = std::time::Instant::now();
+            h.blas
+                .sgemm(1.0, &a, (m, k), Op::N, &b, (n, k), Op::T, 0.0, &mut c)?;
+            self.sync()?;
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        Ok(best)
     }
 }

@@ -14,7 +14,6 @@ use super::blas::Blas;
 use super::driver_err;
 use super::kernels::Kernels;
 use crate::backend::topk::rank_cmp;
-use crate::backend::types::check_same_cols;
 use crate::backend::{Exclusions, Op, RowsRef, TopK};
 use crate::error::{Error, Result};
 
@@ -220,21 +219,49 @@ fn download(stream: &Arc<CudaStream>, st: &State, q: usize) -> Result<TopK> {
     TopK::from_parts(k, s, ix, lens)
 }
 
-/// Exact top-`k` of `queries · baseᵀ` per query row, tiled over the base.
+/// Where the search's base rows live.
+pub(crate) enum Base<'a> {
+    /// On the host: uploaded tile by tile.
+    Host(RowsRef<'a, f32>),
+    /// Resident on the device (`rows x cols`).
+    Device(&'a CudaSlice<f32>, usize, usize),
+}
+
+impl Base<'_> {
+    fn shape(&self) -> (usize, usize) {
+        match self {
+            Base::Host(r) => (r.rows(), r.cols()),
+            Base::Device(_, r, c) => (*r, *c),
+        }
+    }
+}
+
+/// Exact top-`k` of `queries · baseᵀ` per query row, tiled over the base. With
+/// `merge = false` only the score tiles are computed (the GEMM-only baseline of the
+/// benchmark) and the returned state is empty.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn search(
     stream: &Arc<CudaStream>,
     blas: &Blas,
     kern: &Kernels,
     queries: RowsRef<'_, f32>,
-    base: RowsRef<'_, f32>,
+    base: Base<'_>,
     k: usize,
     exclusions: Option<&Exclusions>,
+    merge: bool,
 ) -> Result<TopK> {
-    check_same_cols("search: queries vs base", queries, base)?;
-    if let Some(ex) = exclusions {
-        ex.check(queries.rows(), base.rows())?;
+    let (m, bd) = base.shape();
+    if bd != queries.cols() {
+        return Err(Error::shape(
+            "search: queries vs base",
+            format!("{} columns", queries.cols()),
+            format!("{bd} columns"),
+        ));
     }
-    let (q, m, d) = (queries.rows(), base.rows(), queries.cols());
+    if let Some(ex) = exclusions {
+        ex.check(queries.rows(), m)?;
+    }
+    let (q, d) = (queries.rows(), queries.cols());
     let out = TopK::new(q, k, m)?;
     if q == 0 || m == 0 {
         return Ok(out);
@@ -259,9 +286,16 @@ pub(crate) fn search(
         .map_err(driver_err("alloc score tile"))?;
     for c0 in (0..m).step_by(w_max) {
         let w = w_max.min(m - c0);
-        let db = stream
-            .clone_htod(base.row_range(c0, c0 + w).as_slice())
-            .map_err(driver_err("copy base tile to device"))?;
+        let uploaded;
+        let db = match &base {
+            Base::Host(b) => {
+                uploaded = stream
+                    .clone_htod(b.row_range(c0, c0 + w).as_slice())
+                    .map_err(driver_err("copy base tile to device"))?;
+                uploaded.slice(..)
+            }
+            Base::Device(s, _, _) => s.slice(c0 * d..(c0 + w) * d),
+        };
         for q0 in (0..q).step_by(qb_max) {
             let qb = qb_max.min(q - q0);
             let dqv = dq.slice(q0 * d..(q0 + qb) * d);
@@ -276,9 +310,11 @@ pub(crate) fn search(
                 0.0,
                 &mut scores,
             )?;
-            merge_tile(stream, kern, &scores, qb, w, c0, q0, &mut st, dex.as_ref())?;
+            if merge {
+                merge_tile(stream, kern, &scores, qb, w, c0, q0, &mut st, dex.as_ref())?;
+            }
         }
-        if large {
+        if large && merge {
             st.cur = 1 - st.cur;
         }
     }
