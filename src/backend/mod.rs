@@ -22,7 +22,7 @@
 //!
 //! - Matrices are row-major: data `n x d` as `f32` ([`RowsRef`]), statistics and dense
 //!   solves in `f64`.
-//! - Every primitive checks its shapes first and returns [`Error::Shape`] on mismatch.
+//! - Every primitive checks its shapes first and returns [`Error::Shape`](crate::Error::Shape) on mismatch.
 //! - Top-k rank order: **higher score first, ties by lower global index**; NaN scores are
 //!   never returned; excluded indices are never returned; `k > n` yields `n` results; `k = 0`
 //!   is an error. Identical on every backend.
@@ -32,7 +32,7 @@
 //! See the `cuda` module docs (built with `--features cuda`): the driver (`libcuda.so.1`)
 //! is probed first, then cuBLAS, cuSOLVER and NVRTC, by the names cudarc's dynamic loader
 //! tries (`libcublas.so`, `libcublas.so.<major>`, ... on the loader path,
-//! `LD_LIBRARY_PATH`). A missing piece is [`Error::CudaUnavailable`] with the reason, never
+//! `LD_LIBRARY_PATH`). A missing piece is [`Error::CudaUnavailable`](crate::Error::CudaUnavailable) with the reason, never
 //! a panic.
 
 pub mod cpu;
@@ -106,7 +106,8 @@ pub trait Backend: Send + Sync {
 
     /// Scale every row of `data` (`rows x cols`) to unit L2 norm (norm in f64). A zero row
     /// is [`crate::Error::ZeroVector`] naming `what` and the lowest such row
-    /// (`+ row_offset`); NaN/Inf is [`crate::Error::NonFinite`].
+    /// (`+ row_offset`); NaN/Inf is [`crate::Error::NonFinite`]. On error the contents of
+    /// `data` are unspecified (some rows may already be scaled).
     fn normalize_rows(&self, data: RowsMut<'_, f32>, what: &str, row_offset: usize) -> Result<()>;
 
     /// Exact top-`k` inner-product search of every query row over every base row, tiled so
