@@ -11,9 +11,10 @@ __device__ __forceinline__ bool recap_better(float a, unsigned int ia, float b, 
     return a > b || (a == b && ia < ib);
 }
 
-// Monotone map float -> unsigned: larger float gives a larger key (NaN must be filtered first).
+// Monotone map float -> unsigned: larger float gives a larger key, equal floats the same key
+// (-0 and +0 both map to +0's key). NaN must be filtered first.
 __device__ __forceinline__ unsigned int recap_key(float v) {
-    unsigned int u = __float_as_uint(v);
+    unsigned int u = v == 0.0f ? 0u : __float_as_uint(v);
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 

@@ -498,3 +498,52 @@ fn normalize_names_the_first_zero_row() {
         }
     });
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Random shapes, k and exclusions; small integer data makes ties common and the
+        /// arithmetic exact, so every backend must match brute force exactly.
+        #[test]
+        fn search_equals_brute_force(
+            q in 1usize..9, m in 1usize..700, d in 1usize..9, k in 1usize..800,
+            seed in 0u64..1000, excl in 0usize..4,
+        ) {
+            let ints = |v: Vec<f32>| v.into_iter().map(|x| (x * 3.0).round()).collect::<Vec<_>>();
+            let qs = ints(random(q * d, seed));
+            let xs = ints(random(m * d, seed + 1));
+            let ex = Exclusions::per_query((0..q).map(|i| (0..excl).map(|j| (i * 7 + j * 13) % m).collect()).collect());
+            let want = brute_topk(&qs, &xs, d, k, Some(&ex));
+            for (b, _) in backends() {
+                let got = b
+                    .search(RowsRef::new(&qs, q, d).unwrap(), RowsRef::new(&xs, m, d).unwrap(), k, Some(&ex))
+                    .unwrap();
+                check_topk(&got, &want, 0.0);
+            }
+        }
+    }
+}
+
+#[test]
+fn signed_zero_ties_by_index_for_small_and_large_k() {
+    on_every_device("signed zeros", |b, _| {
+        let mut tile = vec![-1.0f32; 3000];
+        tile[5] = 0.0;
+        tile[2] = -0.0;
+        tile[2999] = 0.0;
+        for k in [3, 1500] {
+            let mut st = TopK::new(1, k, 3000).unwrap();
+            b.topk_merge(RowsRef::new(&tile, 1, 3000).unwrap(), 0, None, &mut st)
+                .unwrap();
+            let (s, i) = st.row(0);
+            assert_eq!(&i[..3], &[2, 5, 2999], "k = {k}");
+            assert!(s[..3].iter().all(|&v| v == 0.0));
+            // Then the -1 entries by index.
+            assert_eq!(&i[3..k.min(6)], &[0usize, 1, 3][..k.min(6) - 3]);
+        }
+    });
+}

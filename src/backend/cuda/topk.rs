@@ -409,12 +409,46 @@ pub(crate) fn merge_host_tile(
     Ok(())
 }
 
-/// Host copy of the kernels' `recap_key`: a monotone map of non-NaN floats to `u32`.
+/// Host copy of the kernels' `recap_key`: a monotone map of non-NaN floats to `u32`
+/// (equal floats, `-0.0` and `0.0` included, get equal keys).
 pub(crate) fn ordered_key(v: f32) -> u32 {
-    let u = v.to_bits();
+    let u = if v == 0.0 { 0 } else { v.to_bits() };
     if u & 0x8000_0000 != 0 {
         !u
     } else {
         u | 0x8000_0000
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ordered_key;
+
+    #[test]
+    fn ordered_key_is_monotone() {
+        let v = [
+            f32::NEG_INFINITY,
+            -1e30,
+            -2.5,
+            -1e-30,
+            -0.0,
+            0.0,
+            1e-30,
+            0.5,
+            3.0,
+            1e30,
+            f32::INFINITY,
+        ];
+        for w in v.windows(2) {
+            assert!(
+                ordered_key(w[0]) <= ordered_key(w[1]),
+                "{} vs {}",
+                w[0],
+                w[1]
+            );
+        }
+        assert!(ordered_key(-1.0) < ordered_key(1.0));
+        assert_eq!(ordered_key(-0.0), ordered_key(0.0));
+        assert!(ordered_key(-1e-45) < ordered_key(0.0) && ordered_key(0.0) < ordered_key(1e-45));
     }
 }
