@@ -28,6 +28,26 @@
 //! library is missing, [`Error::CudaUnavailable`] lists the names tried and, if a library of
 //! another CUDA major is present, says which feature to build with.
 //!
+//! Both statements about CUDA 13 are checked as far as possible without a GPU: the same
+//! Rust code compiles against cudarc's CUDA 12.8 and 13.0 bindings (so the signatures of
+//! every call above are unchanged), and `kernels/check-nvrtc.sh` compiles every kernel with
+//! NVRTC 12.9 and 13.x (also a `cuda` build loading `libnvrtc.so.13` through a `libnvrtc.so`
+//! symlink). Loading cuBLAS/cuSOLVER 13 from a `cuda` build awaits a GPU run.
+//!
+//! ## Validating on a GPU
+//!
+//! Build on the development machine, run the binaries on the GPU machine:
+//!
+//! ```text
+//! cargo build --release --features cuda-13          # cuda for a CUDA 12 machine
+//! cargo test --release --features cuda-13 --no-run  # prints target/release/deps/backend_*-HASH
+//! # on the GPU machine (no Rust needed):
+//! RECAP_REQUIRE_GPU=1 ./backend_kernels-HASH
+//! RECAP_REQUIRE_GPU=1 ./backend_parity-HASH
+//! ./recap backend-bench --device cuda [--tf32] [--json]
+//! python3 benches/gpu/torch_baseline.py             # PyTorch at the same shapes
+//! ```
+//!
 //! ## Numerics
 //!
 //! - GEMM: f32 products with f32 accumulation (cuBLAS default math); TF32 tensor cores only
