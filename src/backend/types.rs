@@ -367,9 +367,9 @@ impl RowSource for SliceSource<'_> {
         let (dx, dy) = self.dims();
         let n = max_rows.min(self.x.rows() - self.pos);
         let end = self.pos + n;
-        x[..n * dx].copy_from_slice(self.x.row_range(self.pos, end).as_slice());
+        par_copy(&mut x[..n * dx], self.x.row_range(self.pos, end).as_slice());
         if let Some(ys) = self.y {
-            y[..n * dy].copy_from_slice(ys.row_range(self.pos, end).as_slice());
+            par_copy(&mut y[..n * dy], ys.row_range(self.pos, end).as_slice());
         }
         if let Some(ws) = self.weights {
             w[..n].copy_from_slice(&ws[self.pos..end]);
@@ -381,6 +381,15 @@ impl RowSource for SliceSource<'_> {
     fn position(&self) -> usize {
         self.pos
     }
+}
+
+/// `dst.copy_from_slice(src)` on all rayon threads (large chunks are memory-bound).
+fn par_copy(dst: &mut [f32], src: &[f32]) {
+    use rayon::prelude::*;
+    const BLOCK: usize = 1 << 18;
+    dst.par_chunks_mut(BLOCK)
+        .zip(src.par_chunks(BLOCK))
+        .for_each(|(d, s)| d.copy_from_slice(s));
 }
 
 /// Symmetric eigendecomposition `A = V·diag(values)·Vᵀ`.
