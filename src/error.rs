@@ -100,6 +100,16 @@ pub enum Error {
         problem: String,
     },
 
+    /// Cholesky factorization met a non-positive pivot: the matrix is not (numerically)
+    /// symmetric positive definite.
+    #[error("{operation}: matrix is not positive definite (pivot {pivot}); add a ridge penalty or check for duplicate/constant columns")]
+    NotPositiveDefinite {
+        /// The factorization (e.g. "Cholesky (cuSOLVER potrf)").
+        operation: String,
+        /// 0-based index of the failing pivot.
+        pivot: usize,
+    },
+
     /// A requested external tool (e.g. the METEOR jar, Java) is not available.
     #[error("{tool} unavailable: {reason}")]
     ToolUnavailable {

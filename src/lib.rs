@@ -32,6 +32,7 @@
 //! | [`matrix`] | the row-major matrix type and row operations (norms, normalization) |
 //! | [`synth`] | deterministic synthetic CLIP-like data with captions |
 //! | [`align`] | closed-form alignment: Gram statistics, OLS/ridge/lstsq/Procrustes |
+//! | [`backend`] | the compute seam: `Device` (cpu/cuda/auto) and the `Backend` primitives |
 //! | [`retrieve`] | exact top-k retrieval over caption datastores, recall@k |
 //! | [`metrics`] | CLIP-S family, BLEU, ROUGE-L, CIDEr-D, METEOR, Kendall τ |
 //!
@@ -47,6 +48,7 @@
 #![warn(missing_docs)]
 
 pub mod align;
+pub mod backend;
 #[doc(hidden)]
 pub mod cli;
 pub mod error;

@@ -9,6 +9,7 @@ mod bench_retrieve;
 mod clip_inputs;
 mod correlate;
 mod demo;
+pub mod device;
 mod eval_retrieval;
 mod inspect;
 mod retrieve;
@@ -43,6 +44,8 @@ enum Command {
     /// Write a synthetic CLIP-like data set (embeddings, captions, true map) to a folder.
     #[command(long_about = synth::LONG_ABOUT)]
     Synth(synth::SynthArgs),
+    /// Benchmark the compute backend (--device): Gram + solve and top-k search vs SGEMM.
+    BackendBench(device::BackendBenchArgs),
 }
 
 /// Parse the command line, run the subcommand, print errors for people, set the exit code.
@@ -57,6 +60,7 @@ pub fn main() -> ExitCode {
         Command::Retrieve(a) => retrieve::run(a),
         Command::EvalRetrieval(a) => eval_retrieval::run(a),
         Command::Synth(a) => synth::run(a),
+        Command::BackendBench(a) => device::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
