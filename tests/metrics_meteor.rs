@@ -34,6 +34,10 @@ fn missing_jar_is_tool_unavailable_not_zero() {
 #[test]
 fn meteor_matches_pycocoevalcap() {
     let Ok(jar) = find_jar(None) else {
+        assert!(
+            std::env::var("RECAP_REQUIRE_METEOR").map_or(true, |v| v != "1"),
+            "RECAP_REQUIRE_METEOR=1 but no METEOR jar was found"
+        );
         eprintln!("\n*** SKIPPED: METEOR jar not found (set {METEOR_JAR_ENV}=$(scripts/fetch_meteor.sh)) ***\n");
         return;
     };
