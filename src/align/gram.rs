@@ -1,0 +1,401 @@
+//! Sufficient statistics of a linear fit, accumulated in `f64` by streaming row chunks.
+//!
+//! For pairs `(x_i, y_i)` with weights `c_i` (1 for plain pairs; captions per image for
+//! pair-grouped data) [`GramStats`] holds
+//!
+//! - `XᵀX = Σ c_i x_iᵀ x_i` (lower triangle accumulated; only when requested),
+//! - `XᵀY = Σ c_i x_iᵀ y_i` (for grouped data `Σ_images x_iᵀ (Σ_{c ∈ i} y_c)`),
+//! - the column sums `Σ c_i x_i`, `Σ y_i`, the column sums of squares `Σ c_i x_ij²`,
+//!   `Σ y_ij²` (for centering, z-scoring and the residual report) and the pair count `n`.
+//!
+//! Memory is `O(d² + chunk·d)` for any `n`. Two statistics over disjoint row sets
+//! [`merge`](GramStats::merge) into exactly the statistics of the union (up to f64 rounding
+//! of one addition per entry). [`save`](GramStats::save) / [`load`](GramStats::load) use a
+//! `.npz` archive with members `xtx, xty, sum_x, sum_y, sq_x, sq_y, n`.
+
+use std::path::Path;
+
+use crate::align::linalg::{self, ChunkScratch, GramPrecision};
+use crate::error::{Error, Result};
+use crate::matrix::RowMatrix;
+
+/// Streaming, mergeable Gram statistics of paired rows (see the module docs).
+#[derive(Clone, Debug)]
+pub struct GramStats {
+    dx: usize,
+    dy: usize,
+    n: u64,
+    with_xtx: bool,
+    /// `dx x dx` row-major; lower triangle accumulated, upper mirrored by [`Self::xtx`].
+    xtx_lower: Vec<f64>,
+    xty: Vec<f64>,
+    sum_x: Vec<f64>,
+    sum_y: Vec<f64>,
+    sq_x: Vec<f64>,
+    sq_y: Vec<f64>,
+    precision: GramPrecision,
+    scratch: ScratchCell,
+}
+
+/// Per-statistics scratch; not part of the value (clones start empty).
+#[derive(Debug, Default)]
+struct ScratchCell(ChunkScratch);
+
+impl Clone for ScratchCell {
+    fn clone(&self) -> Self {
+        ScratchCell::default()
+    }
+}
+
+impl GramStats {
+    /// Empty statistics for `dx`-dimensional X and `dy`-dimensional Y. `with_xtx = false`
+    /// skips `XᵀX` (Procrustes with `dx ≤ dy` needs only `XᵀY` and the column moments).
+    pub fn new(dx: usize, dy: usize, with_xtx: bool) -> Self {
+        GramStats {
+            dx,
+            dy,
+            n: 0,
+            with_xtx,
+            xtx_lower: if with_xtx {
+                vec![0.0; dx * dx]
+            } else {
+                Vec::new()
+            },
+            xty: vec![0.0; dx * dy],
+            sum_x: vec![0.0; dx],
+            sum_y: vec![0.0; dy],
+            sq_x: vec![0.0; dx],
+            sq_y: vec![0.0; dy],
+            precision: GramPrecision::F32,
+            scratch: ScratchCell::default(),
+        }
+    }
+
+    /// Set the arithmetic of the chunk products (see [`GramPrecision`]).
+    pub fn with_precision(mut self, precision: GramPrecision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// The arithmetic of the chunk products.
+    pub fn precision(&self) -> GramPrecision {
+        self.precision
+    }
+
+    /// Dimension of X rows.
+    pub fn dx(&self) -> usize {
+        self.dx
+    }
+
+    /// Dimension of Y rows.
+    pub fn dy(&self) -> usize {
+        self.dy
+    }
+
+    /// Number of (weighted) pairs accumulated.
+    pub fn n(&self) -> u64 {
+        self.n
+    }
+
+    /// Whether `XᵀX` is accumulated.
+    pub fn has_xtx(&self) -> bool {
+        self.with_xtx
+    }
+
+    /// Accumulate `rows` plain pairs: row `i` of `x` (`rows x dx`) with row `i` of `y`.
+    pub fn accumulate(&mut self, x: &[f32], y: &[f32], rows: usize) -> Result<()> {
+        self.check_len("x chunk", x.len(), rows * self.dx)?;
+        self.check_len("y chunk", y.len(), rows * self.dy)?;
+        if rows == 0 {
+            return Ok(());
+        }
+        self.scratch.0.precision = self.precision;
+        self.add_x_moments(x, None);
+        self.add_y_moments(y);
+        if self.with_xtx {
+            linalg::gram_lower_chunk(&mut self.xtx_lower, x, rows, self.dx, &mut self.scratch.0);
+        }
+        linalg::cross_chunk(
+            &mut self.xty,
+            x,
+            y,
+            rows,
+            self.dx,
+            self.dy,
+            &mut self.scratch.0,
+        );
+        self.n += rows as u64;
+        Ok(())
+    }
+
+    /// Accumulate a chunk of image rows for pair-grouped data: image row `i` of `x` has
+    /// `counts[i]` captions whose embeddings sum to row `i` of `caption_sums` (`rows x dy`).
+    ///
+    /// Adds `Σ c_i x_iᵀx_i` to `XᵀX` and `Σ x_iᵀ s_i` to `XᵀY`: the cost scales with the
+    /// number of images, not pairs. The caption rows' own moments (`Σ y`, `Σ y²`) come from
+    /// [`Self::accumulate_caption_moments`], called once per caption row.
+    pub fn accumulate_images(
+        &mut self,
+        x: &[f32],
+        counts: &[u32],
+        caption_sums: &[f32],
+        rows: usize,
+    ) -> Result<()> {
+        self.check_len("image chunk", x.len(), rows * self.dx)?;
+        self.check_len("caption sums", caption_sums.len(), rows * self.dy)?;
+        self.check_len("caption counts", counts.len(), rows)?;
+        if rows == 0 {
+            return Ok(());
+        }
+        self.scratch.0.precision = self.precision;
+        let w: Vec<f32> = counts.iter().map(|&c| c as f32).collect();
+        self.add_x_moments(x, Some(&w));
+        if self.with_xtx {
+            linalg::gram_lower_chunk_weighted(
+                &mut self.xtx_lower,
+                x,
+                Some(&w),
+                rows,
+                self.dx,
+                &mut self.scratch.0,
+            );
+        }
+        linalg::cross_chunk(
+            &mut self.xty,
+            x,
+            caption_sums,
+            rows,
+            self.dx,
+            self.dy,
+            &mut self.scratch.0,
+        );
+        self.n += counts.iter().map(|&c| c as u64).sum::<u64>();
+        Ok(())
+    }
+
+    /// Accumulate `Σ y` and `Σ y²` over caption rows (grouped data; see
+    /// [`Self::accumulate_images`]).
+    pub fn accumulate_caption_moments(&mut self, y: &[f32], rows: usize) -> Result<()> {
+        self.check_len("caption chunk", y.len(), rows * self.dy)?;
+        self.add_y_moments(y);
+        Ok(())
+    }
+
+    fn check_len(&self, what: &str, got: usize, expected: usize) -> Result<()> {
+        if got != expected {
+            return Err(Error::shape(
+                what,
+                format!("{expected} values"),
+                format!("{got} values"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn add_x_moments(&mut self, x: &[f32], w: Option<&[f32]>) {
+        for (i, row) in x.chunks_exact(self.dx.max(1)).enumerate() {
+            let c = w.map_or(1.0, |w| w[i] as f64);
+            for ((s, q), &v) in self.sum_x.iter_mut().zip(&mut self.sq_x).zip(row) {
+                let v = v as f64;
+                *s += c * v;
+                *q += c * v * v;
+            }
+        }
+    }
+
+    fn add_y_moments(&mut self, y: &[f32]) {
+        for row in y.chunks_exact(self.dy.max(1)) {
+            for ((s, q), &v) in self.sum_y.iter_mut().zip(&mut self.sq_y).zip(row) {
+                let v = v as f64;
+                *s += v;
+                *q += v * v;
+            }
+        }
+    }
+
+    /// Add the statistics of another, disjoint set of rows.
+    pub fn merge(&mut self, other: &GramStats) -> Result<()> {
+        if (self.dx, self.dy, self.with_xtx) != (other.dx, other.dy, other.with_xtx) {
+            return Err(Error::shape(
+                "GramStats::merge",
+                format!("dx {} dy {} xtx {}", self.dx, self.dy, self.with_xtx),
+                format!("dx {} dy {} xtx {}", other.dx, other.dy, other.with_xtx),
+            ));
+        }
+        add_into(&mut self.xtx_lower, &other.xtx_lower, 1.0);
+        add_into(&mut self.xty, &other.xty, 1.0);
+        add_into(&mut self.sum_x, &other.sum_x, 1.0);
+        add_into(&mut self.sum_y, &other.sum_y, 1.0);
+        add_into(&mut self.sq_x, &other.sq_x, 1.0);
+        add_into(&mut self.sq_y, &other.sq_y, 1.0);
+        self.n += other.n;
+        Ok(())
+    }
+
+    /// `self − other` for `other` a subset of the rows of `self` (k-fold training sets).
+    pub fn minus(&self, other: &GramStats) -> Result<GramStats> {
+        let mut out = self.clone();
+        if other.n > self.n || (self.dx, self.dy) != (other.dx, other.dy) {
+            return Err(Error::shape(
+                "GramStats::minus",
+                format!("a subset of {} rows, dx {} dy {}", self.n, self.dx, self.dy),
+                format!("{} rows, dx {} dy {}", other.n, other.dx, other.dy),
+            ));
+        }
+        add_into(&mut out.xtx_lower, &other.xtx_lower, -1.0);
+        add_into(&mut out.xty, &other.xty, -1.0);
+        add_into(&mut out.sum_x, &other.sum_x, -1.0);
+        add_into(&mut out.sum_y, &other.sum_y, -1.0);
+        add_into(&mut out.sq_x, &other.sq_x, -1.0);
+        add_into(&mut out.sq_y, &other.sq_y, -1.0);
+        out.n -= other.n;
+        Ok(out)
+    }
+
+    /// The full symmetric `XᵀX` (`dx x dx`). Error if it was not accumulated.
+    pub fn xtx(&self) -> Result<RowMatrix<f64>> {
+        if !self.with_xtx {
+            return Err(Error::invalid(
+                "XᵀX",
+                "these statistics were built without XᵀX",
+            ));
+        }
+        let d = self.dx;
+        let mut m = self.xtx_lower.clone();
+        for i in 0..d {
+            for j in 0..i {
+                m[j * d + i] = m[i * d + j];
+            }
+        }
+        RowMatrix::from_vec(d, d, m)
+    }
+
+    /// `XᵀY` (`dx x dy`).
+    pub fn xty(&self) -> RowMatrix<f64> {
+        RowMatrix::from_vec(self.dx, self.dy, self.xty.clone()).expect("shape")
+    }
+
+    /// Column sums of X (weighted by pair counts).
+    pub fn sum_x(&self) -> &[f64] {
+        &self.sum_x
+    }
+
+    /// Column sums of Y.
+    pub fn sum_y(&self) -> &[f64] {
+        &self.sum_y
+    }
+
+    /// Column sums of squares of X (the diagonal of `XᵀX`, also without `XᵀX`).
+    pub fn sq_x(&self) -> &[f64] {
+        &self.sq_x
+    }
+
+    /// Column sums of squares of Y (`‖Y‖²_F` is their sum).
+    pub fn sq_y(&self) -> &[f64] {
+        &self.sq_y
+    }
+
+    /// Write the statistics to a `.npz` archive (atomic).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let xtx = if self.with_xtx {
+            self.xtx()?.into_vec()
+        } else {
+            Vec::new()
+        };
+        let xtx_shape = if self.with_xtx {
+            [self.dx, self.dx]
+        } else {
+            [0, self.dx]
+        };
+        let members: Vec<(&str, Vec<usize>, &[f64])> = vec![
+            ("xtx", xtx_shape.to_vec(), &xtx),
+            ("xty", vec![self.dx, self.dy], &self.xty),
+            ("sum_x", vec![self.dx], &self.sum_x),
+            ("sum_y", vec![self.dy], &self.sum_y),
+            ("sq_x", vec![self.dx], &self.sq_x),
+            ("sq_y", vec![self.dy], &self.sq_y),
+        ];
+        crate::io::atomic::write_atomic(path, |w| {
+            let io = |e| Error::io(path, e);
+            let mut npz = npyz::npz::NpzWriter::new(w);
+            for (name, shape, data) in &members {
+                write_member(&mut npz, name, shape, data).map_err(io)?;
+            }
+            write_member(&mut npz, "n", &[1], &[self.n as f64]).map_err(io)?;
+            npz.zip_writer()
+                .finish()
+                .map_err(|e| io(std::io::Error::other(e)))?;
+            Ok(())
+        })
+    }
+
+    /// Read statistics written by [`Self::save`].
+    pub fn load(path: impl AsRef<Path>) -> Result<GramStats> {
+        let path = path.as_ref();
+        let mut npz = npyz::npz::NpzArchive::open(path).map_err(|e| Error::io(path, e))?;
+        let mut get = |name: &str| -> Result<(Vec<u64>, Vec<f64>)> {
+            let file = npz
+                .by_name(name)
+                .map_err(|e| Error::io(path, e))?
+                .ok_or_else(|| Error::npy(path, format!("member {name} missing")))?;
+            let shape = file.shape().to_vec();
+            let data = file
+                .into_vec::<f64>()
+                .map_err(|e| Error::npy(path, format!("{name}: {e}")))?;
+            Ok((shape, data))
+        };
+        let (xty_shape, xty) = get("xty")?;
+        if xty_shape.len() != 2 {
+            return Err(Error::npy(path, "xty must be 2-D"));
+        }
+        let (dx, dy) = (xty_shape[0] as usize, xty_shape[1] as usize);
+        let (xtx_shape, xtx) = get("xtx")?;
+        let with_xtx = xtx_shape.first().copied().unwrap_or(0) != 0;
+        let mut s = GramStats::new(dx, dy, with_xtx);
+        s.xty = xty;
+        s.sum_x = get("sum_x")?.1;
+        s.sum_y = get("sum_y")?.1;
+        s.sq_x = get("sq_x")?.1;
+        s.sq_y = get("sq_y")?.1;
+        let n = get("n")?.1;
+        s.n = n.first().copied().unwrap_or(0.0) as u64;
+        if with_xtx {
+            s.xtx_lower = xtx;
+        }
+        let ok = s.xtx_lower.len() == if with_xtx { dx * dx } else { 0 }
+            && s.sum_x.len() == dx
+            && s.sq_x.len() == dx
+            && s.sum_y.len() == dy
+            && s.sq_y.len() == dy
+            && s.xty.len() == dx * dy;
+        if !ok {
+            return Err(Error::npy(
+                path,
+                "member sizes do not agree with xty's shape",
+            ));
+        }
+        Ok(s)
+    }
+}
+
+fn add_into(a: &mut [f64], b: &[f64], sign: f64) {
+    a.iter_mut().zip(b).for_each(|(a, b)| *a += sign * b);
+}
+
+fn write_member<W: std::io::Write + std::io::Seek>(
+    npz: &mut npyz::npz::NpzWriter<W>,
+    name: &str,
+    shape: &[usize],
+    data: &[f64],
+) -> std::io::Result<()> {
+    use npyz::WriterBuilder;
+    let shape: Vec<u64> = shape.iter().map(|&s| s as u64).collect();
+    let mut w = npz
+        .array::<f64>(name, Default::default())?
+        .default_dtype()
+        .shape(&shape)
+        .begin_nd()?;
+    w.extend(data.iter().copied())?;
+    w.finish()
+}
