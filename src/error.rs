@@ -27,8 +27,8 @@ pub enum Error {
     Npy {
         /// The file (for `.npz` members: `file.npz:member`).
         path: PathBuf,
-        /// What is wrong, in words.
-        problem: String,
+        /// What is wrong: a matchable kind whose `Display` is the message.
+        problem: crate::io::npy::NpyProblem,
     },
 
     /// A JSON or text caption file that does not have the expected structure.
@@ -145,8 +145,8 @@ impl Error {
         }
     }
 
-    /// Build an [`Error::Npy`].
-    pub fn npy(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
+    /// Build an [`Error::Npy`] (a `&str`/`String` problem becomes `NpyProblem::Other`).
+    pub fn npy(path: impl Into<PathBuf>, problem: impl Into<crate::io::npy::NpyProblem>) -> Self {
         Error::Npy {
             path: path.into(),
             problem: problem.into(),

@@ -47,14 +47,14 @@
 #![warn(missing_docs)]
 
 pub mod align;
+#[doc(hidden)]
+pub mod cli;
 pub mod error;
 pub mod io;
 pub mod matrix;
 pub mod metrics;
 pub mod retrieve;
 pub mod synth;
-#[doc(hidden)]
-pub mod cli;
 
 pub use error::{Error, Result};
 pub use matrix::RowMatrix;

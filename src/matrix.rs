@@ -128,7 +128,10 @@ impl RowMatrix<f32> {
 
 /// Euclidean norm of a row, accumulated in f64.
 pub fn norm_f64(row: &[f32]) -> f64 {
-    row.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt()
+    row.iter()
+        .map(|&v| (v as f64) * (v as f64))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Check a row-major buffer of `cols` columns for NaN/Inf. `row_offset` is added to the
@@ -147,7 +150,12 @@ pub fn check_finite_rows(data: &[f32], cols: usize, what: &str, row_offset: usiz
 
 /// L2-normalize each row of a row-major buffer in place (norm computed in f64).
 /// A zero-norm row is [`Error::ZeroVector`]; `row_offset` is added to the reported row.
-pub fn l2_normalize_rows(data: &mut [f32], cols: usize, what: &str, row_offset: usize) -> Result<()> {
+pub fn l2_normalize_rows(
+    data: &mut [f32],
+    cols: usize,
+    what: &str,
+    row_offset: usize,
+) -> Result<()> {
     if cols == 0 {
         return Ok(());
     }

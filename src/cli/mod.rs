@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod fit;
 mod progress;
+mod inspect;
 
 /// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
 #[derive(Parser, Debug)]
@@ -22,6 +23,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Fit a closed-form alignment map W (X @ W ≈ Y) from .npy files.
     Fit(fit::FitArgs),
+    /// Describe an embedding file: shape, dtype, byte/memory order, row norms, NaN/Inf.
+    Inspect(inspect::InspectArgs),
 }
 
 /// Parse the command line, run the subcommand, print errors for people, set the exit code.
@@ -30,6 +33,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Fit(a) => fit::run(a),
+        Command::Inspect(a) => inspect::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

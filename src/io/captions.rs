@@ -25,12 +25,8 @@ pub type References = BTreeMap<String, Vec<String>>;
 pub fn read_json(path: impl AsRef<Path>) -> Result<Value> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        Error::format(
-            path,
-            format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-        )
-    })?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| Error::format(path, format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     serde_json::from_str(text).map_err(|e| Error::Json {
         path: path.to_path_buf(),
         source: e,
@@ -68,7 +64,10 @@ pub fn candidates_from_value(v: &Value, path: &Path) -> Result<Candidates> {
     match v {
         Value::Object(map) => {
             for (id, cap) in map {
-                out.insert(id.clone(), caption_string(cap, path, &format!("candidate {id}"))?);
+                out.insert(
+                    id.clone(),
+                    caption_string(cap, path, &format!("candidate {id}"))?,
+                );
             }
         }
         Value::Array(items) => {
