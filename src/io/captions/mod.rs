@@ -6,8 +6,22 @@
 //! - COCO captions annotations `{"annotations": [{"image_id": 1, "caption": "..."}], ...}`
 //!   (read as references, grouped by image id).
 //!
+//! - Karpathy split files `dataset_coco.json` / `dataset_flickr30k.json` ([`karpathy`]);
+//! - plain text, one caption per line ([`text`]);
+//! - the **sidecar** [`CaptionSet`] (`captions.json`) that ties the rows of an image-embedding
+//!   file and a text-embedding file to image ids and caption ids ([`sidecar`]); it can also be
+//!   built from a Karpathy file, a COCO annotation file, or `images.txt` + `captions.tsv`.
+//!
 //! Ids are kept as strings (COCO's integer ids are written in decimal). Maps are ordered
 //! ([`BTreeMap`]) so every report has a deterministic order.
+
+pub mod karpathy;
+pub mod sidecar;
+pub mod text;
+
+pub use karpathy::{read_karpathy, KarpathyDataset, KarpathyImage, KarpathySentence, Split};
+pub use sidecar::{CaptionRecord, CaptionSet};
+pub use text::{read_lines, write_lines};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,7 +48,7 @@ pub fn read_json(path: impl AsRef<Path>) -> Result<Value> {
 }
 
 /// An id as a string: JSON strings as they are, integers in decimal.
-fn id_string(v: &Value, path: &Path, ctx: &str) -> Result<String> {
+pub(crate) fn id_string(v: &Value, path: &Path, ctx: &str) -> Result<String> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
@@ -45,7 +59,7 @@ fn id_string(v: &Value, path: &Path, ctx: &str) -> Result<String> {
     }
 }
 
-fn caption_string(v: &Value, path: &Path, ctx: &str) -> Result<String> {
+pub(crate) fn caption_string(v: &Value, path: &Path, ctx: &str) -> Result<String> {
     v.as_str()
         .map(str::to_owned)
         .ok_or_else(|| Error::format(path, format!("{ctx}: caption must be a string, got {v}")))

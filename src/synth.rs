@@ -1,1 +1,0 @@
-//! Synthetic CLIP-like data. (Lands with issue 2.)
