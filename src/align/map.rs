@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::align::linalg;
-use crate::align::npyfile::{self, NpyFileSource};
+use crate::align::npyfile::{self, NpyStream};
 use crate::align::preprocess::{self, Affine, Preprocess};
 use crate::align::report::FitReport;
 use crate::align::source::{ChunkSource, DEFAULT_CHUNK_ROWS};
@@ -73,7 +73,7 @@ impl FittedMap {
     pub fn save(&self, w_path: impl AsRef<Path>) -> Result<()> {
         let w_path = w_path.as_ref();
         let w = self.w_f32();
-        npyfile::write_npy_f32(w_path, self.dx, self.dy, w.as_slice())?;
+        crate::io::npy::write_f32(w_path, &w)?;
         let side = Sidecar {
             format: "recap-align-map".into(),
             version: 1,
@@ -96,20 +96,15 @@ impl FittedMap {
             source: e,
         })?;
         let mut map = side.map;
-        let mut src = NpyFileSource::open(w_path)?;
-        if (src.rows(), src.cols()) != (map.dx, map.dy) {
+        let w = crate::io::npy::read_f64(w_path)?;
+        if w.shape() != (map.dx, map.dy) {
             return Err(Error::shape(
                 format!("{} vs {}", w_path.display(), side_path.display()),
                 format!("({}, {})", map.dx, map.dy),
-                format!("({}, {})", src.rows(), src.cols()),
+                format!("({}, {})", w.rows(), w.cols()),
             ));
         }
-        let w = crate::align::source::read_all(&mut src)?;
-        map.w = RowMatrix::from_vec(
-            map.dx,
-            map.dy,
-            w.as_slice().iter().map(|&v| v as f64).collect(),
-        )?;
+        map.w = w;
         Ok(map)
     }
 
@@ -150,7 +145,7 @@ impl FittedMap {
     /// Map every row of the `.npy` file `input` and write the result to `output` (streamed in
     /// row chunks; atomic).
     pub fn apply_file(&self, input: impl AsRef<Path>, output: impl AsRef<Path>) -> Result<()> {
-        let mut src = NpyFileSource::open(input)?;
+        let mut src = NpyStream::open(input, DEFAULT_CHUNK_ROWS)?;
         let out = output.as_ref().to_path_buf();
         let rows = src.rows();
         crate::io::atomic::write_atomic(&out, |w| {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use crate::align::npyfile::NpyFileSource;
+use crate::align::npyfile::NpyStream;
 use crate::align::source::ChunkSource;
 use crate::align::{
     self, Criterion, FitOptions, Lambda, Method, Normalize, Pairing, PrecisionChoice,
@@ -69,9 +69,10 @@ pub struct FitArgs {
     /// Text embeddings (`n x d_y` .npy; with --groups: one row per caption).
     #[arg(long)]
     pub y: PathBuf,
-    /// Pair-grouping of caption rows to image rows: a JSON list with the image row of every
-    /// caption row, or an object with `image_of_caption` (list) or `counts` (captions per
-    /// image, consecutive caption rows).
+    /// Pair-grouping of caption rows to image rows: a caption sidecar / COCO / Karpathy file
+    /// (`CaptionSet`: images in image-row order, captions in caption-row order), a JSON list
+    /// with the image row of every caption row, or an object with `image_of_caption` (list)
+    /// or `counts` (captions per image, consecutive caption rows).
     #[arg(long)]
     pub groups: Option<PathBuf>,
     /// Solver.
@@ -189,17 +190,29 @@ pub fn read_grouping(path: &Path, n_images: usize) -> Result<Grouping> {
     if let Some(c) = v.get("counts") {
         return Ok(Grouping::from_counts(&list(c, "counts")?));
     }
+    if v.get("images").is_some() || v.get("annotations").is_some() {
+        let set = crate::io::captions::CaptionSet::read_auto(path)?;
+        let g = set.grouping()?;
+        if g.n_images() != n_images {
+            return Err(Error::shape(
+                format!("{} images vs image rows", path.display()),
+                format!("{n_images} images"),
+                format!("{} images", g.n_images()),
+            ));
+        }
+        return Ok(g);
+    }
     Err(Error::format(
         path,
-        "expected a list of image rows, or {\"image_of_caption\": [...]} or {\"counts\": [...]}",
+        "expected a caption sidecar, a list of image rows, {\"image_of_caption\": [...]} or {\"counts\": [...]}",
     ))
 }
 
 /// Run `recap fit`.
 pub fn run(args: FitArgs) -> Result<()> {
     let opts = args.options();
-    let mut x = NpyFileSource::open(&args.x)?;
-    let mut y = NpyFileSource::open(&args.y)?;
+    let mut x = NpyStream::open(&args.x, args.chunk_rows)?;
+    let mut y = NpyStream::open(&args.y, args.chunk_rows)?;
     let grouping = args
         .groups
         .as_deref()

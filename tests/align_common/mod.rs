@@ -1,8 +1,6 @@
 //! Shared helpers of the align tests (included with `mod align_common;`).
 #![allow(dead_code, clippy::needless_range_loop)]
 
-use recap::align::npyfile::NpyFileSource;
-use recap::align::source::read_all;
 use recap::RowMatrix;
 
 pub fn fixture(name: &str) -> String {
@@ -10,30 +8,11 @@ pub fn fixture(name: &str) -> String {
 }
 
 pub fn load_f32(name: &str) -> RowMatrix<f32> {
-    read_all(&mut NpyFileSource::open(fixture(name)).unwrap()).unwrap()
+    recap::io::npy::read_f32(fixture(name)).unwrap()
 }
 
 pub fn load_f64(name: &str) -> RowMatrix<f64> {
-    let bytes = std::fs::read(fixture(name)).unwrap();
-    let f = npyz::NpyFile::new(&bytes[..]).unwrap();
-    let shape = f.shape().to_vec();
-    let (r, c) = match shape.as_slice() {
-        [n] => (*n as usize, 1),
-        [n, d] => (*n as usize, *d as usize),
-        _ => panic!("shape"),
-    };
-    let fortran = f.order() == npyz::Order::Fortran;
-    let v = f.into_vec::<f64>().unwrap();
-    if fortran {
-        let mut t = vec![0.0; v.len()];
-        for i in 0..r {
-            for j in 0..c {
-                t[i * c + j] = v[j * r + i];
-            }
-        }
-        return RowMatrix::from_vec(r, c, t).unwrap();
-    }
-    RowMatrix::from_vec(r, c, v).unwrap()
+    recap::io::npy::read_f64(fixture(name)).unwrap()
 }
 
 pub fn to64(m: &RowMatrix<f32>) -> RowMatrix<f64> {
