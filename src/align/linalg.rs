@@ -69,47 +69,72 @@ fn scratch<T: faer::traits::ComplexField>(
     slot.as_mut().expect("just set")
 }
 
-fn to_f64_view(data: &[f32]) -> Vec<f64> {
-    data.iter().map(|&v| v as f64).collect()
-}
-
 /// A chunk with its column mean removed: `x̃ = fl(x − c)` with `c` the chunk's column mean
 /// rounded to f32, and `s̃ = Σ_i w_i x̃_i` (f64), `Σ w_i`. Products of shifted chunks have
 /// much smaller partial sums (the embeddings share a large common offset), so the f32
 /// accumulation error shrinks with them; the shift is added back exactly in f64:
 /// `AᵀWB = ÃᵀWB̃ + c_a s̃_bᵀ + s̃_a c_bᵀ + (Σw) c_a c_bᵀ`.
-struct Shifted {
-    data: Vec<f32>,
+struct Shifted<T> {
+    data: Vec<T>,
     shift: Vec<f64>,
     sum: Vec<f64>,
     weight: f64,
 }
 
-fn shifted(x: &[f32], w: Option<&[f32]>, rows: usize, d: usize) -> Shifted {
+/// Element type of the shifted copy: f32 (rounded `x − c`) or f64 (exact `x − c`).
+trait Lane: Copy {
+    fn from_f64(v: f64) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+impl Lane for f32 {
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Lane for f64 {
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+fn shifted<T: Lane>(x: &[f32], w: Option<&[f32]>, rows: usize, d: usize) -> Shifted<T> {
     let mut mean = vec![0f64; d];
     for row in x.chunks_exact(d.max(1)) {
         mean.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64);
     }
-    let shift32: Vec<f32> = mean
+    // The shift is an f32 value, so `x − c` is exact in f64 and rounded once in f32.
+    let shift: Vec<f64> = mean
         .iter()
-        .map(|m| (m / rows.max(1) as f64) as f32)
+        .map(|m| (m / rows.max(1) as f64) as f32 as f64)
         .collect();
     let mut data = Vec::with_capacity(x.len());
     let mut sum = vec![0f64; d];
     let mut weight = 0.0;
     for (i, row) in x.chunks_exact(d.max(1)).enumerate() {
-        let wi = w.map_or(1.0, |w| w[i]);
+        let wi = w.map_or(1.0, |w| w[i] as f64);
         let root = wi.sqrt();
-        weight += wi as f64;
-        for ((v, c), s) in row.iter().zip(&shift32).zip(sum.iter_mut()) {
-            let t = v - c;
-            *s += wi as f64 * t as f64;
-            data.push(if w.is_some() { t * root } else { t });
+        weight += wi;
+        for ((&v, c), s) in row.iter().zip(&shift).zip(sum.iter_mut()) {
+            let t = T::from_f64(v as f64 - c);
+            *s += wi * t.to_f64();
+            data.push(if w.is_some() {
+                T::from_f64(t.to_f64() * root)
+            } else {
+                t
+            });
         }
     }
     Shifted {
         data,
-        shift: shift32.iter().map(|&c| c as f64).collect(),
+        shift,
         sum,
         weight,
     }
@@ -134,12 +159,11 @@ pub fn gram_lower_chunk_weighted(
     s: &mut ChunkScratch,
 ) {
     debug_assert_eq!(acc.len(), d * d);
-    let sh = shifted(x, w, rows, d);
-    let (c, sm, wt) = (&sh.shift, &sh.sum, sh.weight);
-    let correction = |i: usize, j: usize| c[i] * sm[j] + sm[i] * c[j] + wt * c[i] * c[j];
     if s.precision == GramPrecision::F64 {
-        let x64 = to_f64_view(&sh.data);
-        let xm = MatRef::from_row_major_slice(&x64, rows, d);
+        let sh = shifted::<f64>(x, w, rows, d);
+        let (c, sm, wt) = (&sh.shift, &sh.sum, sh.weight);
+        let correction = |i: usize, j: usize| c[i] * sm[j] + sm[i] * c[j] + wt * c[i] * c[j];
+        let xm = MatRef::from_row_major_slice(&sh.data, rows, d);
         let dst = scratch(&mut s.xx64, d, d);
         triangular::matmul(
             dst.as_mut(),
@@ -159,6 +183,9 @@ pub fn gram_lower_chunk_weighted(
         }
         return;
     }
+    let sh = shifted::<f32>(x, w, rows, d);
+    let (c, sm, wt) = (&sh.shift, &sh.sum, sh.weight);
+    let correction = |i: usize, j: usize| c[i] * sm[j] + sm[i] * c[j] + wt * c[i] * c[j];
     let xm = f32_view(&sh.data, rows, d);
     let dst = scratch(&mut s.xx, d, d);
     triangular::matmul(
@@ -192,15 +219,17 @@ pub fn cross_chunk(
     s: &mut ChunkScratch,
 ) {
     debug_assert_eq!(acc.len(), dx * dy);
-    let (sx, sy) = (shifted(x, None, rows, dx), shifted(y, None, rows, dy));
     let r = rows as f64;
-    let correction = |i: usize, j: usize| {
-        sx.shift[i] * sy.sum[j] + sx.sum[i] * sy.shift[j] + r * sx.shift[i] * sy.shift[j]
-    };
     if s.precision == GramPrecision::F64 {
-        let (x64, y64) = (to_f64_view(&sx.data), to_f64_view(&sy.data));
-        let xm = MatRef::from_row_major_slice(&x64, rows, dx);
-        let ym = MatRef::from_row_major_slice(&y64, rows, dy);
+        let (sx, sy) = (
+            shifted::<f64>(x, None, rows, dx),
+            shifted::<f64>(y, None, rows, dy),
+        );
+        let correction = |i: usize, j: usize| {
+            sx.shift[i] * sy.sum[j] + sx.sum[i] * sy.shift[j] + r * sx.shift[i] * sy.shift[j]
+        };
+        let xm = MatRef::from_row_major_slice(&sx.data, rows, dx);
+        let ym = MatRef::from_row_major_slice(&sy.data, rows, dy);
         let dst = scratch(&mut s.xy64, dx, dy);
         faer::linalg::matmul::matmul(
             dst.as_mut(),
@@ -217,6 +246,13 @@ pub fn cross_chunk(
         }
         return;
     }
+    let (sx, sy) = (
+        shifted::<f32>(x, None, rows, dx),
+        shifted::<f32>(y, None, rows, dy),
+    );
+    let correction = |i: usize, j: usize| {
+        sx.shift[i] * sy.sum[j] + sx.sum[i] * sy.shift[j] + r * sx.shift[i] * sy.shift[j]
+    };
     let xm = f32_view(&sx.data, rows, dx);
     let ym = f32_view(&sy.data, rows, dy);
     let dst = scratch(&mut s.xy, dx, dy);

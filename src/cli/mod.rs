@@ -6,8 +6,8 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod fit;
-mod progress;
 mod inspect;
+mod progress;
 
 /// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
 #[derive(Parser, Debug)]
