@@ -232,21 +232,42 @@ pub fn fit(
     let mut fold_stats = accumulate(
         x, y, pairing, pre, with_xtx, precision, folds, chunk, progress,
     )?;
+    let mut gram_s = t.elapsed().as_secs_f64();
+    let first_pass_s = gram_s;
     let (mut stats, mut aff, mut prep) = combine(&fold_stats, pre)?;
     let mut gram_passes = 1;
-    let amplification = amplification(opts.method, &prep)?;
+    let t_amp = Instant::now();
+    let procrustes_like = matches!(opts.method, Method::Procrustes | Method::RobustProcrustes);
+    // Procrustes: one SVD of X̃ᵀỸ gives both the amplification estimate and W.
+    let mut svd_b = if procrustes_like {
+        Some(linalg::svd(&prep.b)?)
+    } else {
+        None
+    };
+    let mut amplification = match &svd_b {
+        Some((_, s, _)) => Some(sigma_ratio(s)),
+        None => amplification(opts.method, &prep)?,
+    };
     if opts.precision == PrecisionChoice::Auto
         && opts.method != Method::Lstsq
         && amplification.is_some_and(|a| a * f32_error_per_unit(opts.method) > AUTO_TOLERANCE)
     {
         precision = GramPrecision::F64;
         gram_passes = 2;
+        let t2 = Instant::now();
         fold_stats = accumulate(
             x, y, pairing, pre, with_xtx, precision, folds, chunk, progress,
         )?;
+        gram_s += t2.elapsed().as_secs_f64();
         (stats, aff, prep) = combine(&fold_stats, pre)?;
+        if procrustes_like {
+            let svd = linalg::svd(&prep.b)?;
+            amplification = Some(sigma_ratio(&svd.1));
+            svd_b = Some(svd);
+        }
     }
-    timings.gram_s = t.elapsed().as_secs_f64();
+    let amplification_s = t_amp.elapsed().as_secs_f64() - (gram_s - first_pass_s);
+    timings.gram_s = gram_s;
 
     let t = Instant::now();
     let selection = select_lambda(x, y, pairing, opts, &aff, &prep, &fold_stats, chunk)?;
@@ -271,12 +292,18 @@ pub fn fit(
             (w, rss, None)
         }
         Method::Procrustes => {
-            let w = procrustes::procrustes(&prep.b)?;
+            let w = match svd_b.take() {
+                Some((u, _, v)) => procrustes::u_vt(&u, &v),
+                None => procrustes::procrustes(&prep.b)?,
+            };
             let rss = residual_ss(&prep, &w);
             (w, rss, None)
         }
         Method::RobustProcrustes => {
-            let w0 = procrustes::procrustes(&prep.b)?;
+            let w0 = match svd_b.take() {
+                Some((u, _, v)) => procrustes::u_vt(&u, &v),
+                None => procrustes::procrustes(&prep.b)?,
+            };
             let tp = Instant::now();
             let (w, it) = robust_procrustes(
                 x,
@@ -306,7 +333,7 @@ pub fn fit(
     };
     let orthogonality_error = matches!(opts.method, Method::Procrustes | Method::RobustProcrustes)
         .then(|| procrustes::orthogonality_error(&w));
-    timings.solve_s = t.elapsed().as_secs_f64() - timings.data_passes_s;
+    timings.solve_s = t.elapsed().as_secs_f64() - timings.data_passes_s + amplification_s;
     timings.total_s = t_all.elapsed().as_secs_f64();
 
     let x_rows = x.rows() as f64;
@@ -358,6 +385,15 @@ pub fn fit(
     })
 }
 
+fn sigma_ratio(s: &[f64]) -> f64 {
+    let lo = s.last().copied().unwrap_or(0.0);
+    if lo > 0.0 {
+        s[0] / lo
+    } else {
+        f64::INFINITY
+    }
+}
+
 fn f32_error_per_unit(method: Method) -> f64 {
     match method {
         Method::Procrustes | Method::RobustProcrustes => F32_ERROR_PROCRUSTES,
@@ -384,9 +420,7 @@ fn amplification(method: Method, prep: &Prepared) -> Result<Option<f64>> {
             None => None,
         },
         Method::Procrustes | Method::RobustProcrustes => {
-            let (_, s, _) = linalg::svd(&prep.b)?;
-            let lo = s.last().copied().unwrap_or(0.0);
-            Some(if lo > 0.0 { s[0] / lo } else { f64::INFINITY })
+            Some(sigma_ratio(&linalg::svd(&prep.b)?.1))
         }
         Method::Lstsq => None,
     })

@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
+mod bench_fit;
 mod demo;
 mod fit;
 mod inspect;
@@ -19,6 +21,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Benchmarks against the Python peers' files.
+    Bench(bench::BenchArgs),
     /// Run the main job end to end on synthetic data generated in memory.
     Demo(demo::DemoArgs),
     /// Fit a closed-form alignment map W (X @ W ≈ Y) from .npy files.
@@ -31,6 +35,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Bench(a) => bench::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Fit(a) => fit::run(a),
         Command::Inspect(a) => inspect::run(a),
