@@ -193,24 +193,32 @@ impl GramStats {
     }
 
     fn add_x_moments(&mut self, x: &[f32], w: Option<&[f32]>) {
-        for (i, row) in x.chunks_exact(self.dx.max(1)).enumerate() {
+        let d = self.dx;
+        let m = linalg::par_rows_fold(x, d, 2 * d, |acc, i, row| {
             let c = w.map_or(1.0, |w| w[i] as f64);
-            for ((s, q), &v) in self.sum_x.iter_mut().zip(&mut self.sq_x).zip(row) {
+            let (s, q) = acc.split_at_mut(d);
+            for ((s, q), &v) in s.iter_mut().zip(q).zip(row) {
                 let v = v as f64;
                 *s += c * v;
                 *q += c * v * v;
             }
-        }
+        });
+        add_into(&mut self.sum_x, &m[..d], 1.0);
+        add_into(&mut self.sq_x, &m[d..], 1.0);
     }
 
     fn add_y_moments(&mut self, y: &[f32]) {
-        for row in y.chunks_exact(self.dy.max(1)) {
-            for ((s, q), &v) in self.sum_y.iter_mut().zip(&mut self.sq_y).zip(row) {
+        let d = self.dy;
+        let m = linalg::par_rows_fold(y, d, 2 * d, |acc, _, row| {
+            let (s, q) = acc.split_at_mut(d);
+            for ((s, q), &v) in s.iter_mut().zip(q).zip(row) {
                 let v = v as f64;
                 *s += v;
                 *q += v * v;
             }
-        }
+        });
+        add_into(&mut self.sum_y, &m[..d], 1.0);
+        add_into(&mut self.sq_y, &m[d..], 1.0);
     }
 
     /// Add the statistics of another, disjoint set of rows.

@@ -83,54 +83,141 @@ struct Shifted<T> {
 
 /// Element type of the shifted copy: f32 (rounded `x − c`) or f64 (exact `x − c`).
 trait Lane: Copy {
-    fn from_f64(v: f64) -> Self;
-    fn to_f64(self) -> f64;
+    /// `out = (row − c)·√w`, `sum += w·(row − c)` (the unscaled shifted values).
+    fn shift_row(
+        out: &mut [Self],
+        row: &[f32],
+        c32: &[f32],
+        c64: &[f64],
+        sum: &mut [f64],
+        w: f64,
+        weighted: bool,
+    );
 }
 
 impl Lane for f32 {
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
-    fn to_f64(self) -> f64 {
-        self as f64
+    fn shift_row(
+        out: &mut [f32],
+        row: &[f32],
+        c32: &[f32],
+        _: &[f64],
+        sum: &mut [f64],
+        w: f64,
+        weighted: bool,
+    ) {
+        for ((o, &v), &c) in out.iter_mut().zip(row).zip(c32) {
+            *o = v - c;
+        }
+        if weighted {
+            sum.iter_mut()
+                .zip(out.iter())
+                .for_each(|(s, &t)| *s += w * t as f64);
+            let root = w.sqrt() as f32;
+            out.iter_mut().for_each(|o| *o *= root);
+        } else {
+            sum.iter_mut()
+                .zip(out.iter())
+                .for_each(|(s, &t)| *s += t as f64);
+        }
     }
 }
 
 impl Lane for f64 {
-    fn from_f64(v: f64) -> Self {
-        v
-    }
-    fn to_f64(self) -> f64 {
-        self
+    fn shift_row(
+        out: &mut [f64],
+        row: &[f32],
+        _: &[f32],
+        c64: &[f64],
+        sum: &mut [f64],
+        w: f64,
+        weighted: bool,
+    ) {
+        for ((o, &v), &c) in out.iter_mut().zip(row).zip(c64) {
+            *o = v as f64 - c;
+        }
+        sum.iter_mut()
+            .zip(out.iter())
+            .for_each(|(s, &t)| *s += w * t);
+        if weighted {
+            let root = w.sqrt();
+            out.iter_mut().for_each(|o| *o *= root);
+        }
     }
 }
 
-fn shifted<T: Lane>(x: &[f32], w: Option<&[f32]>, rows: usize, d: usize) -> Shifted<T> {
-    let mut mean = vec![0f64; d];
-    for row in x.chunks_exact(d.max(1)) {
-        mean.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64);
-    }
-    // The shift is an f32 value, so `x − c` is exact in f64 and rounded once in f32.
-    let shift: Vec<f64> = mean
-        .iter()
-        .map(|m| (m / rows.max(1) as f64) as f32 as f64)
+/// Rows per parallel task in the row passes.
+const ROW_BLOCK: usize = 256;
+
+/// Column reductions over the rows of `x` (`d` columns), in parallel over fixed row blocks
+/// and summed in block order (deterministic): `f(acc, row_index, row)` adds into `acc`
+/// (length `width`).
+pub fn par_rows_fold<F>(x: &[f32], d: usize, width: usize, f: F) -> Vec<f64>
+where
+    F: Fn(&mut [f64], usize, &[f32]) + Sync,
+{
+    use rayon::prelude::*;
+    let d = d.max(1);
+    let parts: Vec<Vec<f64>> = x
+        .par_chunks(ROW_BLOCK * d)
+        .enumerate()
+        .map(|(b, blk)| {
+            let mut acc = vec![0.0; width];
+            for (k, row) in blk.chunks_exact(d).enumerate() {
+                f(&mut acc, b * ROW_BLOCK + k, row);
+            }
+            acc
+        })
         .collect();
-    let mut data = Vec::with_capacity(x.len());
+    let mut total = vec![0.0; width];
+    for p in parts {
+        total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
+    }
+    total
+}
+
+fn shifted<T: Lane + Send + Sync + Default>(
+    x: &[f32],
+    w: Option<&[f32]>,
+    rows: usize,
+    d: usize,
+) -> Shifted<T> {
+    use rayon::prelude::*;
+    let mean = par_rows_fold(x, d, d, |acc, _, row| {
+        acc.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64)
+    });
+    // The shift is an f32 value: `x − c` is exact in f64, and in f32 it is rounded once
+    // (the same value as rounding the exact difference).
+    let shift32: Vec<f32> = mean
+        .iter()
+        .map(|m| (m / rows.max(1) as f64) as f32)
+        .collect();
+    let shift: Vec<f64> = shift32.iter().map(|&c| c as f64).collect();
+    let dd = d.max(1);
+    let mut data = vec![T::default(); x.len()];
+    let parts: Vec<(Vec<f64>, f64)> = data
+        .par_chunks_mut(ROW_BLOCK * dd)
+        .zip(x.par_chunks(ROW_BLOCK * dd))
+        .enumerate()
+        .map(|(b, (out, inp))| {
+            let mut sum = vec![0f64; d];
+            let mut weight = 0.0;
+            for (k, (o, row)) in out
+                .chunks_exact_mut(dd)
+                .zip(inp.chunks_exact(dd))
+                .enumerate()
+            {
+                let wi = w.map_or(1.0, |w| w[b * ROW_BLOCK + k] as f64);
+                weight += wi;
+                T::shift_row(o, row, &shift32, &shift, &mut sum, wi, w.is_some());
+            }
+            (sum, weight)
+        })
+        .collect();
     let mut sum = vec![0f64; d];
     let mut weight = 0.0;
-    for (i, row) in x.chunks_exact(d.max(1)).enumerate() {
-        let wi = w.map_or(1.0, |w| w[i] as f64);
-        let root = wi.sqrt();
-        weight += wi;
-        for ((&v, c), s) in row.iter().zip(&shift).zip(sum.iter_mut()) {
-            let t = T::from_f64(v as f64 - c);
-            *s += wi * t.to_f64();
-            data.push(if w.is_some() {
-                T::from_f64(t.to_f64() * root)
-            } else {
-                t
-            });
-        }
+    for (p, wt) in parts {
+        sum.iter_mut().zip(p).for_each(|(t, v)| *t += v);
+        weight += wt;
     }
     Shifted {
         data,
