@@ -244,9 +244,13 @@ pub fn fit(
     } else {
         None
     };
-    let mut amplification = match &svd_b {
-        Some((_, s, _)) => Some(sigma_ratio(s)),
-        None => amplification(opts.method, &prep)?,
+    // Normal equations: one eigenvalue computation gives the amplification and the report's
+    // condition estimate.
+    let mut eig_a = eigenvalues_for(opts.method, &prep)?;
+    let mut amplification = match (&svd_b, &eig_a) {
+        (Some((_, s, _)), _) => Some(sigma_ratio(s)),
+        (None, Some(ev)) => Some(cond_shifted(ev, 0.0).unwrap_or(f64::INFINITY)),
+        (None, None) => None,
     };
     if opts.precision == PrecisionChoice::Auto
         && opts.method != Method::Lstsq
@@ -265,6 +269,7 @@ pub fn fit(
             amplification = Some(sigma_ratio(&svd.1));
             svd_b = Some(svd);
         }
+        eig_a = eigenvalues_for(opts.method, &prep)?;
     }
     let amplification_s = t_amp.elapsed().as_secs_f64() - (gram_s - first_pass_s);
     timings.gram_s = gram_s;
@@ -328,7 +333,7 @@ pub fn fit(
         }
     };
     let condition = match &prep.a {
-        Some(a) if matches!(opts.method, Method::Ols | Method::Ridge) => condition(a, lambda)?,
+        _ if eig_a.is_some() => eig_a.as_deref().and_then(|ev| cond_shifted(ev, lambda)),
         _ => amplification,
     };
     let orthogonality_error = matches!(opts.method, Method::Procrustes | Method::RobustProcrustes)
@@ -411,26 +416,18 @@ fn combine(folds: &[GramStats], pre: &Preprocess) -> Result<(GramStats, Affine, 
     Ok((stats, aff, prep))
 }
 
-/// How much the solver amplifies relative errors of the statistics: `cond(X̃ᵀX̃)` for the
-/// normal equations, `σ_max/σ_min` of `X̃ᵀỸ` for Procrustes (`None`: not applicable).
-fn amplification(method: Method, prep: &Prepared) -> Result<Option<f64>> {
-    Ok(match method {
-        Method::Ols | Method::Ridge => match &prep.a {
-            Some(a) => condition(a, 0.0)?.or(Some(f64::INFINITY)),
-            None => None,
-        },
-        Method::Procrustes | Method::RobustProcrustes => {
-            Some(sigma_ratio(&linalg::svd(&prep.b)?.1))
-        }
-        Method::Lstsq => None,
-    })
+/// Eigenvalues of `X̃ᵀX̃` for the normal-equation solvers (`None` for the others).
+fn eigenvalues_for(method: Method, prep: &Prepared) -> Result<Option<Vec<f64>>> {
+    match (&prep.a, method) {
+        (Some(a), Method::Ols | Method::Ridge) => Ok(Some(linalg::sym_eigenvalues(a)?)),
+        _ => Ok(None),
+    }
 }
 
-/// `cond(A + λI)` from the extreme eigenvalues (`None` if the smallest is not positive).
-fn condition(a: &RowMatrix<f64>, lambda: f64) -> Result<Option<f64>> {
-    let ev = linalg::sym_eigenvalues(a)?;
-    let (lo, hi) = (ev[0] + lambda, ev[ev.len() - 1] + lambda);
-    Ok((lo > 0.0).then(|| hi / lo))
+/// `cond(A + λI)` from the eigenvalues of `A` (`None` if the smallest is not positive).
+fn cond_shifted(ev: &[f64], lambda: f64) -> Option<f64> {
+    let (lo, hi) = (ev.first()? + lambda, ev.last()? + lambda);
+    (lo > 0.0).then(|| hi / lo)
 }
 
 #[allow(clippy::too_many_arguments)]
