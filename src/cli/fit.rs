@@ -211,6 +211,18 @@ pub fn read_grouping(path: &Path, n_images: usize) -> Result<Grouping> {
 /// Run `recap fit`.
 pub fn run(args: FitArgs) -> Result<()> {
     let opts = args.options();
+    for out in std::iter::once(&args.out).chain(args.report.as_ref()) {
+        let dir = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            return Err(Error::io(
+                out,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "output folder does not exist"),
+            ));
+        }
+    }
     let mut x = NpyStream::open(&args.x, args.chunk_rows)?;
     let mut y = NpyStream::open(&args.y, args.chunk_rows)?;
     let grouping = args
