@@ -110,11 +110,14 @@ impl GramStats {
             return Ok(());
         }
         self.scratch.0.precision = self.precision;
-        self.add_x_moments(x, None);
-        self.add_y_moments(y);
+        let mean_x = self.add_x_moments(x, None);
+        let mean_y = self.add_y_moments(y);
         if self.with_xtx {
+            self.scratch.0.mean_x = Some(mean_x.clone());
             linalg::gram_lower_chunk(&mut self.xtx_lower, x, rows, self.dx, &mut self.scratch.0);
         }
+        self.scratch.0.mean_x = Some(mean_x);
+        self.scratch.0.mean_y = Some(mean_y);
         linalg::cross_chunk(
             &mut self.xty,
             x,
@@ -149,8 +152,9 @@ impl GramStats {
         }
         self.scratch.0.precision = self.precision;
         let w: Vec<f32> = counts.iter().map(|&c| c as f32).collect();
-        self.add_x_moments(x, Some(&w));
+        let mean_x = self.add_x_moments(x, Some(&w));
         if self.with_xtx {
+            self.scratch.0.mean_x = Some(mean_x.clone());
             linalg::gram_lower_chunk_weighted(
                 &mut self.xtx_lower,
                 x,
@@ -160,6 +164,7 @@ impl GramStats {
                 &mut self.scratch.0,
             );
         }
+        self.scratch.0.mean_x = Some(mean_x);
         linalg::cross_chunk(
             &mut self.xty,
             x,
@@ -192,7 +197,8 @@ impl GramStats {
         Ok(())
     }
 
-    fn add_x_moments(&mut self, x: &[f32], w: Option<&[f32]>) {
+    /// Add `Σ c x`, `Σ c x²`; returns the chunk's (weighted) column mean.
+    fn add_x_moments(&mut self, x: &[f32], w: Option<&[f32]>) -> Vec<f64> {
         let d = self.dx;
         let m = linalg::par_rows_fold(x, d, 2 * d, |acc, i, row| {
             let c = w.map_or(1.0, |w| w[i] as f64);
@@ -205,9 +211,15 @@ impl GramStats {
         });
         add_into(&mut self.sum_x, &m[..d], 1.0);
         add_into(&mut self.sq_x, &m[d..], 1.0);
+        let total: f64 = match w {
+            Some(w) => w.iter().map(|&c| c as f64).sum(),
+            None => (x.len() / d.max(1)) as f64,
+        };
+        m[..d].iter().map(|s| s / total.max(1.0)).collect()
     }
 
-    fn add_y_moments(&mut self, y: &[f32]) {
+    /// Add `Σ y`, `Σ y²`; returns the chunk's column mean.
+    fn add_y_moments(&mut self, y: &[f32]) -> Vec<f64> {
         let d = self.dy;
         let m = linalg::par_rows_fold(y, d, 2 * d, |acc, _, row| {
             let (s, q) = acc.split_at_mut(d);
@@ -219,6 +231,8 @@ impl GramStats {
         });
         add_into(&mut self.sum_y, &m[..d], 1.0);
         add_into(&mut self.sq_y, &m[d..], 1.0);
+        let rows = (y.len() / d.max(1)).max(1) as f64;
+        m[..d].iter().map(|s| s / rows).collect()
     }
 
     /// Add the statistics of another, disjoint set of rows.

@@ -53,6 +53,10 @@ pub struct ChunkScratch {
     xy: Option<Mat<f32>>,
     xx64: Option<Mat<f64>>,
     xy64: Option<Mat<f64>>,
+    /// Column means of the next X chunk, if the caller already has them (saves a pass).
+    pub mean_x: Option<Vec<f64>>,
+    /// Column means of the next Y chunk, if known.
+    pub mean_y: Option<Vec<f64>>,
 }
 
 fn scratch<T: faer::traits::ComplexField>(
@@ -178,19 +182,22 @@ where
 fn shifted<T: Lane + Send + Sync + Default>(
     x: &[f32],
     w: Option<&[f32]>,
+    mean: Option<Vec<f64>>,
     rows: usize,
     d: usize,
 ) -> Shifted<T> {
     use rayon::prelude::*;
-    let mean = par_rows_fold(x, d, d, |acc, _, row| {
-        acc.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64)
+    // Any shift keeps the result exact (it is added back in f64); the chunk mean makes the
+    // f32 partial sums small.
+    let mean = mean.unwrap_or_else(|| {
+        let sums = par_rows_fold(x, d, d, |acc, _, row| {
+            acc.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64)
+        });
+        sums.iter().map(|m| m / rows.max(1) as f64).collect()
     });
     // The shift is an f32 value: `x − c` is exact in f64, and in f32 it is rounded once
     // (the same value as rounding the exact difference).
-    let shift32: Vec<f32> = mean
-        .iter()
-        .map(|m| (m / rows.max(1) as f64) as f32)
-        .collect();
+    let shift32: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
     let shift: Vec<f64> = shift32.iter().map(|&c| c as f64).collect();
     let dd = d.max(1);
     let mut data = vec![T::default(); x.len()];
@@ -247,7 +254,7 @@ pub fn gram_lower_chunk_weighted(
 ) {
     debug_assert_eq!(acc.len(), d * d);
     if s.precision == GramPrecision::F64 {
-        let sh = shifted::<f64>(x, w, rows, d);
+        let sh = shifted::<f64>(x, w, s.mean_x.take(), rows, d);
         let (c, sm, wt) = (&sh.shift, &sh.sum, sh.weight);
         let correction = |i: usize, j: usize| c[i] * sm[j] + sm[i] * c[j] + wt * c[i] * c[j];
         let xm = MatRef::from_row_major_slice(&sh.data, rows, d);
@@ -270,7 +277,7 @@ pub fn gram_lower_chunk_weighted(
         }
         return;
     }
-    let sh = shifted::<f32>(x, w, rows, d);
+    let sh = shifted::<f32>(x, w, s.mean_x.take(), rows, d);
     let (c, sm, wt) = (&sh.shift, &sh.sum, sh.weight);
     let correction = |i: usize, j: usize| c[i] * sm[j] + sm[i] * c[j] + wt * c[i] * c[j];
     let xm = f32_view(&sh.data, rows, d);
@@ -306,11 +313,12 @@ pub fn cross_chunk(
     s: &mut ChunkScratch,
 ) {
     debug_assert_eq!(acc.len(), dx * dy);
+    let (mean_x, mean_y) = (s.mean_x.take(), s.mean_y.take());
     let r = rows as f64;
     if s.precision == GramPrecision::F64 {
         let (sx, sy) = (
-            shifted::<f64>(x, None, rows, dx),
-            shifted::<f64>(y, None, rows, dy),
+            shifted::<f64>(x, None, mean_x.clone(), rows, dx),
+            shifted::<f64>(y, None, mean_y, rows, dy),
         );
         let correction = |i: usize, j: usize| {
             sx.shift[i] * sy.sum[j] + sx.sum[i] * sy.shift[j] + r * sx.shift[i] * sy.shift[j]
@@ -334,8 +342,8 @@ pub fn cross_chunk(
         return;
     }
     let (sx, sy) = (
-        shifted::<f32>(x, None, rows, dx),
-        shifted::<f32>(y, None, rows, dy),
+        shifted::<f32>(x, None, mean_x, rows, dx),
+        shifted::<f32>(y, None, mean_y, rows, dy),
     );
     let correction = |i: usize, j: usize| {
         sx.shift[i] * sy.sum[j] + sx.sum[i] * sy.shift[j] + r * sx.shift[i] * sy.shift[j]
