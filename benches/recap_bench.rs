@@ -1,6 +1,7 @@
 //! Criterion benchmarks, one group per concern (`cargo bench --bench recap_bench -- GROUP`).
 use criterion::{criterion_group, criterion_main};
 
+mod align;
 mod metrics_bench;
 mod npy_read;
 mod retrieve;
@@ -8,6 +9,7 @@ mod synth_bench;
 
 criterion_group!(
     benches,
+    align::align,
     npy_read::npy_read,
     retrieve::bench,
     metrics_bench::bench,

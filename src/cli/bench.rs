@@ -1,14 +1,18 @@
-//! `recap bench ...`: performance measurements (one subcommand per concern).
+//! `recap bench ...`: performance measurements (one subcommand per concern), runnable on the
+//! Python peers' files so both sides are measured on the same data in one sitting.
 
 use clap::Subcommand;
 
 use crate::error::Result;
 
-use super::bench_retrieve;
+use super::{bench_fit, bench_retrieve};
 
 /// What to benchmark.
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
+    /// Alignment fits end to end (streamed read + statistics + solve), with the machine's f32
+    /// GEMM rate measured in the same run.
+    Fit(bench_fit::BenchFitArgs),
     /// Exact top-k retrieval: queries/s and GFLOP/s for several k and f16 storage, the bare
     /// tile-GEMM rate of the same shape and the machine's f32 GEMM rate, peak RSS.
     Retrieve(bench_retrieve::BenchRetrieveArgs),
@@ -17,6 +21,7 @@ pub enum BenchCommand {
 /// Run a benchmark subcommand.
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
+        BenchCommand::Fit(a) => bench_fit::run(a),
         BenchCommand::Retrieve(a) => bench_retrieve::run(a),
     }
 }

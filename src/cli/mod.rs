@@ -5,13 +5,16 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_fit;
 mod bench_retrieve;
 mod clip_inputs;
 mod correlate;
 mod demo;
 pub mod device;
 mod eval_retrieval;
+mod fit;
 mod inspect;
+mod progress;
 mod retrieve;
 mod score;
 mod synth;
@@ -35,6 +38,8 @@ enum Command {
     Score(score::ScoreArgs),
     /// Kendall tau between caption metrics and human judgments (Flickr8k protocol).
     Correlate(correlate::CorrelateArgs),
+    /// Fit a closed-form alignment map W (X @ W ≈ Y) from .npy files.
+    Fit(fit::FitArgs),
     /// Describe an embedding file: shape, dtype, byte/memory order, row norms, NaN/Inf.
     Inspect(inspect::InspectArgs),
     /// Exact top-k caption retrieval (cosine or inner product, optional map and self-exclusion).
@@ -56,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::Bench(c) => bench::run(c),
         Command::Score(a) => score::run(a),
         Command::Correlate(a) => correlate::run(a),
+        Command::Fit(a) => fit::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Retrieve(a) => retrieve::run(a),
         Command::EvalRetrieval(a) => eval_retrieval::run(a),

@@ -1,0 +1,54 @@
+//! Criterion group `align`: Gram accumulation of one chunk, ridge and Procrustes solves.
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use recap::align::linalg::{self, ChunkScratch, GramPrecision};
+use recap::align::{fit_matrices, FitOptions, Method};
+use recap::RowMatrix;
+
+fn data(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed | 1;
+    (0..rows * cols)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.3
+        })
+        .collect()
+}
+
+/// Benchmarks of the alignment core.
+pub fn align(c: &mut Criterion) {
+    let mut g = c.benchmark_group("align");
+    g.sample_size(10);
+    let (rows, d) = (4096, 512);
+    let x = data(rows, d, 1);
+    let y = data(rows, d, 2);
+    for p in [GramPrecision::F32, GramPrecision::F64] {
+        // Work counted as the peers count it: XᵀX as a full GEMM plus XᵀY.
+        g.throughput(Throughput::Elements((2 * rows * d * (d + d)) as u64));
+        g.bench_function(
+            BenchmarkId::new("gram_chunk_4096x512", format!("{p:?}")),
+            |b| {
+                let mut s = ChunkScratch::default();
+                s.precision = p;
+                let (mut xx, mut xy) = (vec![0f64; d * d], vec![0f64; d * d]);
+                b.iter(|| {
+                    linalg::gram_lower_chunk(&mut xx, &x, rows, d, &mut s);
+                    linalg::cross_chunk(&mut xy, &x, &y, rows, d, d, &mut s);
+                })
+            },
+        );
+    }
+    g.throughput(Throughput::Elements(1));
+    let xm = RowMatrix::from_vec(rows, d, x).unwrap();
+    let ym = RowMatrix::from_vec(rows, d, y).unwrap();
+    for m in [Method::Ridge, Method::Procrustes] {
+        let mut o = FitOptions::new(m).lambda(1.0);
+        o.precision = recap::align::PrecisionChoice::F32;
+        g.bench_function(BenchmarkId::new("fit_4096x512", format!("{m:?}")), |b| {
+            b.iter(|| fit_matrices(&xm, &ym, &o).unwrap())
+        });
+    }
+    g.finish();
+}

@@ -1,0 +1,171 @@
+//! Filling [`GramStats`] from chunk sources in one streaming pass (per fold, if asked).
+//!
+//! - Plain pairs: X and Y are read in lockstep, `rows` pairs per chunk.
+//! - Pair-grouped: one pass over the caption rows sums the captions of every image
+//!   (`S_i = Σ_{c ∈ i} y_c`, an `n_images x d_y` f32 buffer: the size of the image file) and
+//!   collects `Σ y`, `Σ y²`; one pass over the image rows then adds `Σ c_i x_iᵀx_i` and
+//!   `Σ x_iᵀ S_i`. The GEMM work scales with the number of images, not pairs.
+//!
+//! Folds are contiguous blocks of pairs (plain) or of images (grouped: the captions of an
+//! image never straddle folds).
+
+use crate::align::gram::GramStats;
+use crate::align::linalg::GramPrecision;
+use crate::align::pairs::Pairing;
+use crate::align::preprocess::{self, Preprocess};
+use crate::align::source::ChunkSource;
+use crate::error::Result;
+
+/// Progress callback: called with the number of rows just processed.
+pub type Progress<'a> = &'a dyn Fn(u64);
+
+/// Fold `f` covers items `bound(f)..bound(f+1)` of `n`.
+fn fold_bound(f: usize, k: usize, n: usize) -> usize {
+    ((f as u128 * n as u128) / k as u128) as usize
+}
+
+fn fold_of(i: usize, k: usize, n: usize) -> usize {
+    // The largest f with bound(f) <= i.
+    let mut f = ((i as u128 * k as u128) / n.max(1) as u128) as usize;
+    while f + 1 < k && fold_bound(f + 1, k, n) <= i {
+        f += 1;
+    }
+    while f > 0 && fold_bound(f, k, n) > i {
+        f -= 1;
+    }
+    f
+}
+
+/// Split the item range `start..start+rows` at fold boundaries: `(fold, offset, len)`.
+fn segments(start: usize, rows: usize, k: usize, n: usize) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = start;
+    while i < start + rows {
+        let f = fold_of(i, k, n);
+        let end = fold_bound(f + 1, k, n).min(start + rows);
+        out.push((f, i - start, end - i));
+        i = end;
+    }
+    out
+}
+
+/// Accumulate the statistics of all pairs into `folds` statistics (`folds ≥ 1`).
+#[allow(clippy::too_many_arguments)]
+pub fn accumulate(
+    x: &mut dyn ChunkSource,
+    y: &mut dyn ChunkSource,
+    pairing: Pairing<'_>,
+    pre: &Preprocess,
+    with_xtx: bool,
+    precision: GramPrecision,
+    folds: usize,
+    chunk: usize,
+    progress: Progress<'_>,
+) -> Result<Vec<GramStats>> {
+    let empty = GramStats::new(x.cols(), y.cols(), with_xtx).with_precision(precision);
+    let mut stats = vec![empty; folds.max(1)];
+    match pairing {
+        Pairing::Rows => plain(x, y, pre, &mut stats, chunk, progress)?,
+        Pairing::Grouped(g) => grouped(x, y, g, pre, &mut stats, chunk, progress)?,
+    }
+    Ok(stats)
+}
+
+fn plain(
+    x: &mut dyn ChunkSource,
+    y: &mut dyn ChunkSource,
+    pre: &Preprocess,
+    stats: &mut [GramStats],
+    chunk: usize,
+    progress: Progress<'_>,
+) -> Result<()> {
+    let (dx, dy, n, k) = (x.cols(), y.cols(), x.rows(), stats.len());
+    let (xname, yname) = (x.name().to_string(), y.name().to_string());
+    x.rewind()?;
+    y.rewind()?;
+    let (mut bx, mut by) = (Vec::new(), Vec::new());
+    while let (Some((start, r)), Some(_)) =
+        (x.next_into(&mut bx, chunk)?, y.next_into(&mut by, chunk)?)
+    {
+        preprocess::rows_in_place(pre, &mut bx, dx, &xname, start)?;
+        preprocess::rows_in_place(pre, &mut by, dy, &yname, start)?;
+        for (f, off, len) in segments(start, r, k, n) {
+            stats[f].accumulate(
+                &bx[off * dx..(off + len) * dx],
+                &by[off * dy..(off + len) * dy],
+                len,
+            )?;
+        }
+        progress(r as u64);
+    }
+    Ok(())
+}
+
+fn grouped(
+    x: &mut dyn ChunkSource,
+    y: &mut dyn ChunkSource,
+    g: &crate::io::Grouping,
+    pre: &Preprocess,
+    stats: &mut [GramStats],
+    chunk: usize,
+    progress: Progress<'_>,
+) -> Result<()> {
+    let (dx, dy, n_img, k) = (x.cols(), y.cols(), x.rows(), stats.len());
+    let (xname, yname) = (x.name().to_string(), y.name().to_string());
+    // Pass 1: caption rows -> per-image sums and caption moments.
+    let mut sums = vec![0f32; n_img * dy];
+    let mut buf = Vec::new();
+    y.rewind()?;
+    while let Some((start, r)) = y.next_into(&mut buf, chunk)? {
+        preprocess::rows_in_place(pre, &mut buf, dy, &yname, start)?;
+        for (i, row) in buf.chunks_exact(dy).enumerate() {
+            let img = g.image_of(start + i);
+            let s = &mut sums[img * dy..(img + 1) * dy];
+            s.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+            if k > 1 {
+                stats[fold_of(img, k, n_img)].accumulate_caption_moments(row, 1)?;
+            }
+        }
+        if k == 1 {
+            stats[0].accumulate_caption_moments(&buf, r)?;
+        }
+        progress(r as u64);
+    }
+    // Pass 2: image rows, weighted by their caption counts.
+    let counts: Vec<u32> = g.counts().into_iter().map(|c| c as u32).collect();
+    x.rewind()?;
+    while let Some((start, r)) = x.next_into(&mut buf, chunk)? {
+        preprocess::rows_in_place(pre, &mut buf, dx, &xname, start)?;
+        for (f, off, len) in segments(start, r, k, n_img) {
+            let (a, b) = (start + off, start + off + len);
+            stats[f].accumulate_images(
+                &buf[off * dx..(off + len) * dx],
+                &counts[a..b],
+                &sums[a * dy..b * dy],
+                len,
+            )?;
+        }
+        progress(r as u64);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_cover_and_respect_folds() {
+        let (n, k) = (103, 4);
+        let mut seen = 0;
+        for start in (0..n).step_by(10) {
+            let r = 10.min(n - start);
+            for (f, off, len) in segments(start, r, k, n) {
+                assert_eq!(start + off, seen);
+                assert!(fold_bound(f, k, n) <= seen && seen + len <= fold_bound(f + 1, k, n));
+                seen += len;
+            }
+        }
+        assert_eq!(seen, n);
+    }
+}

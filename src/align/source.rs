@@ -1,0 +1,84 @@
+//! Row-chunk sources for the fit: in-memory matrices or `.npy` files streamed in chunks.
+//!
+//! The fit reads its inputs through [`ChunkSource`], one chunk of rows at a time, so the same
+//! code fits a matrix in memory and a file of any size in `O(chunk · d)` memory.
+
+use crate::error::Result;
+use crate::matrix::RowMatrix;
+
+/// Rows per chunk when streaming (a few thousand rows keep the f32 Gram products accurate
+/// and fast; see [`crate::align::linalg`]).
+pub const DEFAULT_CHUNK_ROWS: usize = 4096;
+
+/// A rewindable sequence of row chunks of an `rows x cols` f32 matrix.
+pub trait ChunkSource {
+    /// Total rows.
+    fn rows(&self) -> usize;
+    /// Columns.
+    fn cols(&self) -> usize;
+    /// Name used in error messages (a file path or an argument name).
+    fn name(&self) -> &str;
+    /// Start again from row 0.
+    fn rewind(&mut self) -> Result<()>;
+    /// Copy the next chunk (at most `max_rows` rows) into `buf` (resized to
+    /// `rows * cols`) and return its `(start_row, rows)`, or `None` at the end.
+    fn next_into(&mut self, buf: &mut Vec<f32>, max_rows: usize) -> Result<Option<(usize, usize)>>;
+}
+
+/// A matrix in memory as a [`ChunkSource`].
+pub struct MemSource<'a> {
+    m: &'a RowMatrix<f32>,
+    name: String,
+    pos: usize,
+}
+
+impl<'a> MemSource<'a> {
+    /// Wrap `m`, naming it `name` in errors.
+    pub fn new(m: &'a RowMatrix<f32>, name: impl Into<String>) -> Self {
+        MemSource {
+            m,
+            name: name.into(),
+            pos: 0,
+        }
+    }
+}
+
+impl ChunkSource for MemSource<'_> {
+    fn rows(&self) -> usize {
+        self.m.rows()
+    }
+    fn cols(&self) -> usize {
+        self.m.cols()
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn rewind(&mut self) -> Result<()> {
+        self.pos = 0;
+        Ok(())
+    }
+    fn next_into(&mut self, buf: &mut Vec<f32>, max_rows: usize) -> Result<Option<(usize, usize)>> {
+        let (n, d) = self.m.shape();
+        if self.pos >= n {
+            return Ok(None);
+        }
+        let r = max_rows.max(1).min(n - self.pos);
+        buf.clear();
+        buf.extend_from_slice(&self.m.as_slice()[self.pos * d..(self.pos + r) * d]);
+        let start = self.pos;
+        self.pos += r;
+        Ok(Some((start, r)))
+    }
+}
+
+/// Read a whole source into memory.
+pub fn read_all(src: &mut dyn ChunkSource) -> Result<RowMatrix<f32>> {
+    src.rewind()?;
+    let (n, d) = (src.rows(), src.cols());
+    let mut data = Vec::with_capacity(n * d);
+    let mut buf = Vec::new();
+    while let Some((_, _)) = src.next_into(&mut buf, DEFAULT_CHUNK_ROWS)? {
+        data.extend_from_slice(&buf);
+    }
+    RowMatrix::from_vec(n, d, data)
+}
