@@ -22,6 +22,7 @@ pub mod accumulate;
 pub mod fit;
 pub mod gram;
 pub mod linalg;
+pub mod linear_map;
 pub mod lstsq;
 pub mod map;
 pub mod npyfile;
@@ -40,6 +41,7 @@ pub use fit::{
 };
 pub use gram::GramStats;
 pub use linalg::GramPrecision;
+pub use linear_map::LinearMap;
 pub use map::FittedMap;
 pub use pairs::Pairing;
 pub use preprocess::{Normalize, Preprocess};

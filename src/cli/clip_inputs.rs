@@ -196,7 +196,7 @@ impl EmbeddingArgs {
             None => None,
         };
         let map = match &self.map {
-            Some(p) => Some(npy::read_f32(p)?),
+            Some(p) => Some(crate::align::LinearMap::load(p)?),
             None => None,
         };
         Ok(Some(ClipInputs {

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::io::captions::CaptionSet;
 use crate::io::{npy, Grouping};
 use crate::retrieve::datastore::read_caption_records;
-use crate::retrieve::{apply_map, evaluate, DirectionReport, RetrievalReport};
+use crate::retrieve::{evaluate, DirectionReport, RetrievalReport};
 
 /// Options of `recap eval-retrieval`.
 #[derive(Args, Debug)]
@@ -62,7 +62,7 @@ pub fn run(args: EvalRetrievalArgs) -> Result<()> {
     pool.install(|| {
         let mut images = npy::read_f32(&args.images)?;
         if let Some(w) = &args.map {
-            images = apply_map(&images, &npy::read_f32(w)?)?;
+            images = crate::align::LinearMap::load(w)?.apply(&images)?;
         }
         let texts = npy::read_f32(&args.texts)?;
         let grouping = grouping(&args, images.rows(), texts.rows())?;

@@ -26,7 +26,7 @@ use crate::io::npy;
 use crate::matrix::RowMatrix;
 use crate::retrieve::datastore::{read_caption_records, records_of_set};
 use crate::retrieve::CaptionRecord;
-use crate::retrieve::{apply_map, Datastore, Exclusion, Matches, Metric, SearchOptions, Storage};
+use crate::retrieve::{Datastore, Exclusion, Matches, Metric, SearchOptions, Storage};
 
 /// Scoring function on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -106,7 +106,7 @@ fn run_in_pool(args: &RetrieveArgs) -> Result<()> {
     let mut ds = open_datastore(args, metric)?;
     let mut queries = npy::read_f32(&args.queries)?;
     if let Some(w) = &args.map {
-        queries = apply_map(&queries, &npy::read_f32(w)?)?;
+        queries = crate::align::LinearMap::load(w)?.apply(&queries)?;
     }
     let mut sidecar_images = None;
     if let Some(path) = &args.captions {

@@ -129,8 +129,9 @@ pub struct ClipInputs {
     pub candidates: RowMatrix<f32>,
     /// Reference text embeddings and which item each row belongs to.
     pub references: Option<(RowMatrix<f32>, Grouping)>,
-    /// The fitted alignment map W (d_x x d) for aCLIP-S / RefaCLIP-S.
-    pub map: Option<RowMatrix<f32>>,
+    /// The alignment map (d_x -> d) for aCLIP-S / RefaCLIP-S: a map fitted by recap (its
+    /// preprocessing repeated) or a plain W applied as `X @ W`.
+    pub map: Option<crate::align::LinearMap>,
 }
 
 /// What to compute.
@@ -274,7 +275,7 @@ fn clip_family(
         None => None,
     };
     let mapped = match &inputs.map {
-        Some(w) => Some(clip::map_images(&inputs.images, w)?),
+        Some(m) => Some(m.apply(&inputs.images)?),
         None => None,
     };
     for &m in metrics {

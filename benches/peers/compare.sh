@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# recap against the Python peers (../shared/peers) on the same files, in one sitting, with the
+# machine's GEMM peak measured in the same run. Writes $RUN/results.jsonl, $RUN/tables.md and
+# $RUN/log.txt. Stages (default: all): peak fit566k steep ret566k table.
+# env: PEERS (../shared/peers), P (/tmp/peers-venv/bin/python), DATA (/tmp/peers-data),
+#      RUN ($DATA/results/recap-<time>), REPEAT (2), RECAP (target/release/recap)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+PEERS="${PEERS:-$(cd ../shared/peers && pwd)}"
+P="${P:-/tmp/peers-venv/bin/python}"
+DATA="${DATA:-/tmp/peers-data}"
+RUN="${RUN:-$DATA/results/recap-$(date +%Y%m%d-%H%M%S)}"
+REPEAT="${REPEAT:-2}"
+RECAP="${RECAP:-target/release/recap}"
+J="$RUN/results.jsonl"
+mkdir -p "$RUN"
+[ -x "$P" ] || bash "$PEERS/setup.sh"
+[ -x "$RECAP" ] || cargo build --release
+STAGES=("$@"); [ ${#STAGES[@]} -gt 0 ] || STAGES=(peak fit566k steep ret566k table)
+F="$DATA/fit_n566000_d768"; S="$DATA/fit_n100000_d512_decay2"; R="$DATA/ret_m566000_q5000_d768"
+run() { echo "+ $*"; timeout 590 "$@"; }
+for s in "${STAGES[@]}"; do case $s in
+  peak) run "$P" "$PEERS/peak.py" ;;
+  fit566k)
+    [ -f "$F/X.npy" ] || run "$P" "$PEERS/gen.py" fit --out "$F" --n 566000 --d 768
+    run "$RECAP" bench fit --dir "$F" --methods ridge,procrustes --lambda 1 --repeat "$REPEAT" \
+        --grouped-by 5 --out-dir "$RUN/recap_fit566k" --label fit566k
+    cat "$RUN/recap_fit566k/results.jsonl" >> "$J"
+    for m in sklearn_ridge procrustes normal_cholesky procrustes_f64; do
+      run "$P" "$PEERS/fit_peer.py" "$F/X.npy" "$F/Y.npy" --method $m --lam 1 --repeat "$REPEAT" \
+          --out "$RUN/W_fit566k_$m.npy" --json "$J" --label fit566k
+    done
+    run "$P" "$PEERS/compare_w.py" "$F/X.npy" "$F/Y.npy" --lam 1 --ref "$RUN/W_fit566k_normal_cholesky.npy" \
+        "$RUN/W_fit566k_sklearn_ridge.npy" "$RUN"/recap_fit566k/W_ridge*.npy --json "$J" --label fit566k
+    run "$P" "$PEERS/compare_w.py" "$F/X.npy" "$F/Y.npy" --lam 0 --ref "$RUN/W_fit566k_procrustes_f64.npy" \
+        "$RUN/W_fit566k_procrustes.npy" "$RUN"/recap_fit566k/W_procrustes*.npy --json "$J" --label fit566k ;;
+  steep)
+    [ -f "$S/X.npy" ] || run "$P" "$PEERS/gen.py" fit --out "$S" --n 100000 --d 512 --decay 2.0
+    run "$RECAP" bench fit --dir "$S" --methods ridge,procrustes --lambda 0.01 --repeat "$REPEAT" \
+        --out-dir "$RUN/recap_steep" --label steep
+    cat "$RUN/recap_steep/results.jsonl" >> "$J"
+    for m in sklearn_ridge procrustes normal_cholesky procrustes_f64; do
+      run "$P" "$PEERS/fit_peer.py" "$S/X.npy" "$S/Y.npy" --method $m --lam 0.01 --repeat "$REPEAT" \
+          --out "$RUN/W_steep_$m.npy" --json "$J" --label steep
+    done
+    run "$P" "$PEERS/compare_w.py" "$S/X.npy" "$S/Y.npy" --lam 0.01 --ref "$RUN/W_steep_normal_cholesky.npy" \
+        "$RUN/W_steep_sklearn_ridge.npy" "$RUN"/recap_steep/W_ridge*.npy --json "$J" --label steep
+    run "$P" "$PEERS/compare_w.py" "$S/X.npy" "$S/Y.npy" --lam 0 --ref "$RUN/W_steep_procrustes_f64.npy" \
+        "$RUN/W_steep_procrustes.npy" "$RUN"/recap_steep/W_procrustes*.npy --json "$J" --label steep ;;
+  ret566k)
+    [ -f "$R/datastore.npy" ] || run "$P" "$PEERS/gen.py" retrieval --out "$R" --m 566000 --q 5000 --d 768
+    run "$RECAP" bench retrieve --datastore "$R/datastore.npy" --queries "$R/queries.npy" --k 1,7,100 \
+        --f16-k 7 --repeat "$REPEAT" --peak-n 4096 --out "$RUN/recap_ret" --jsonl "$J" --label ret566k
+    run env OPENBLAS_CORETYPE=SkylakeX "$P" "$PEERS/topk_peer.py" "$R/queries.npy" "$R/datastore.npy" --k 7 \
+        --method faiss_flatip --repeat "$REPEAT" --out "$RUN/faiss_skx" --json "$J" --label ret566k_k7_skx
+    run "$P" "$PEERS/topk_peer.py" "$R/queries.npy" "$R/datastore.npy" --k 7 --method faiss_flatip \
+        --repeat 1 --out "$RUN/faiss_default" --json "$J" --label ret566k_k7_default
+    run "$P" "$PEERS/compare_topk.py" "$R/queries.npy" "$R/datastore.npy" --gt "$R/gt.npy" \
+        "$RUN/faiss_skx" "$RUN/recap_ret_k7" "$RUN/recap_ret_f16_k7" --json "$J" --label ret566k ;;
+  table) run "$P" "$PEERS/table.py" "$J" | tee "$RUN/tables.md" ;;
+esac; done 2>&1 | tee -a "$RUN/log.txt"
+echo "results: $RUN"
