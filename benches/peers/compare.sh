@@ -19,34 +19,30 @@ mkdir -p "$RUN"
 STAGES=("$@"); [ ${#STAGES[@]} -gt 0 ] || STAGES=(peak fit566k steep ret566k table)
 F="$DATA/fit_n566000_d768"; S="$DATA/fit_n100000_d512_decay2"; R="$DATA/ret_m566000_q5000_d768"
 run() { echo "+ $*"; timeout 590 "$@"; }
+# recap (ridge, Procrustes; grouped when $4 > 0) and the four peers on one fit set, then ΔW of
+# every ridge W vs the f64 normal equations and every Procrustes W vs f64 Procrustes.
+fit_stage() { # tag dir lambda grouped_by
+    local tag=$1 D=$2 lam=$3 grouped=$4
+    run "$RECAP" bench fit --dir "$D" --methods ridge,procrustes --lambda "$lam" --repeat "$REPEAT" \
+        --grouped-by "$grouped" --out-dir "$RUN/recap_$tag" --label "$tag"
+    cat "$RUN/recap_$tag/results.jsonl" >> "$J"
+    for m in sklearn_ridge procrustes normal_cholesky procrustes_f64; do
+      run "$P" "$PEERS/fit_peer.py" "$D/X.npy" "$D/Y.npy" --method $m --lam "$lam" --repeat "$REPEAT" \
+          --out "$RUN/W_${tag}_$m.npy" --json "$J" --label "$tag"
+    done
+    run "$P" "$PEERS/compare_w.py" "$D/X.npy" "$D/Y.npy" --lam "$lam" --ref "$RUN/W_${tag}_normal_cholesky.npy" \
+        "$RUN/W_${tag}_sklearn_ridge.npy" "$RUN/recap_$tag"/W_ridge*.npy --json "$J" --label "$tag"
+    run "$P" "$PEERS/compare_w.py" "$D/X.npy" "$D/Y.npy" --lam 0 --ref "$RUN/W_${tag}_procrustes_f64.npy" \
+        "$RUN/W_${tag}_procrustes.npy" "$RUN/recap_$tag"/W_procrustes*.npy --json "$J" --label "$tag"
+}
 for s in "${STAGES[@]}"; do case $s in
   peak) run "$P" "$PEERS/peak.py" ;;
   fit566k)
     [ -f "$F/X.npy" ] || run "$P" "$PEERS/gen.py" fit --out "$F" --n 566000 --d 768
-    run "$RECAP" bench fit --dir "$F" --methods ridge,procrustes --lambda 1 --repeat "$REPEAT" \
-        --grouped-by 5 --out-dir "$RUN/recap_fit566k" --label fit566k
-    cat "$RUN/recap_fit566k/results.jsonl" >> "$J"
-    for m in sklearn_ridge procrustes normal_cholesky procrustes_f64; do
-      run "$P" "$PEERS/fit_peer.py" "$F/X.npy" "$F/Y.npy" --method $m --lam 1 --repeat "$REPEAT" \
-          --out "$RUN/W_fit566k_$m.npy" --json "$J" --label fit566k
-    done
-    run "$P" "$PEERS/compare_w.py" "$F/X.npy" "$F/Y.npy" --lam 1 --ref "$RUN/W_fit566k_normal_cholesky.npy" \
-        "$RUN/W_fit566k_sklearn_ridge.npy" "$RUN"/recap_fit566k/W_ridge*.npy --json "$J" --label fit566k
-    run "$P" "$PEERS/compare_w.py" "$F/X.npy" "$F/Y.npy" --lam 0 --ref "$RUN/W_fit566k_procrustes_f64.npy" \
-        "$RUN/W_fit566k_procrustes.npy" "$RUN"/recap_fit566k/W_procrustes*.npy --json "$J" --label fit566k ;;
+    fit_stage fit566k "$F" 1 5 ;;
   steep)
     [ -f "$S/X.npy" ] || run "$P" "$PEERS/gen.py" fit --out "$S" --n 100000 --d 512 --decay 2.0
-    run "$RECAP" bench fit --dir "$S" --methods ridge,procrustes --lambda 0.01 --repeat "$REPEAT" \
-        --out-dir "$RUN/recap_steep" --label steep
-    cat "$RUN/recap_steep/results.jsonl" >> "$J"
-    for m in sklearn_ridge procrustes normal_cholesky procrustes_f64; do
-      run "$P" "$PEERS/fit_peer.py" "$S/X.npy" "$S/Y.npy" --method $m --lam 0.01 --repeat "$REPEAT" \
-          --out "$RUN/W_steep_$m.npy" --json "$J" --label steep
-    done
-    run "$P" "$PEERS/compare_w.py" "$S/X.npy" "$S/Y.npy" --lam 0.01 --ref "$RUN/W_steep_normal_cholesky.npy" \
-        "$RUN/W_steep_sklearn_ridge.npy" "$RUN"/recap_steep/W_ridge*.npy --json "$J" --label steep
-    run "$P" "$PEERS/compare_w.py" "$S/X.npy" "$S/Y.npy" --lam 0 --ref "$RUN/W_steep_procrustes_f64.npy" \
-        "$RUN/W_steep_procrustes.npy" "$RUN"/recap_steep/W_procrustes*.npy --json "$J" --label steep ;;
+    fit_stage steep "$S" 0.01 0 ;;
   ret566k)
     [ -f "$R/datastore.npy" ] || run "$P" "$PEERS/gen.py" retrieval --out "$R" --m 566000 --q 5000 --d 768
     run "$RECAP" bench retrieve --datastore "$R/datastore.npy" --queries "$R/queries.npy" --k 1,7,100 \
