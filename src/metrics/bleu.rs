@@ -93,7 +93,7 @@ fn score(s: &Stats) -> [f64; MAX_N] {
 }
 
 /// BLEU-1..4 of candidates against their references (n-gram counts from one
-/// [`NgramTable`](super::ngrams::NgramTable) holding `n_grams` n-grams; `refs[i]` belongs to
+/// [`count_all`](super::ngrams::count_all) holding `n_grams` n-grams; `refs[i]` belongs to
 /// `cands[i]` and must not be empty).
 pub fn bleu(cands: &[Counts], refs: &[Vec<Counts>], n_grams: usize) -> BleuScores {
     let mut scratch = vec![0u32; n_grams];

@@ -88,7 +88,7 @@ fn sim(hyp: &TfIdf, r: &TfIdf) -> [f64; MAX_N] {
 }
 
 /// CIDEr-D per candidate and corpus mean; `refs[i]` (non-empty) belongs to `cands[i]`;
-/// counts from one [`NgramTable`](super::ngrams::NgramTable) holding `n_grams` n-grams.
+/// counts from one [`count_all`](super::ngrams::count_all) holding `n_grams` n-grams.
 pub fn cider(cands: &[Counts], refs: &[Vec<Counts>], n_grams: usize) -> (f64, Vec<f64>) {
     use rayon::prelude::*;
     let df = log_doc_freq(refs, n_grams);

@@ -123,15 +123,14 @@ pub struct NgramScores {
 
 /// Compute BLEU-1..4, ROUGE-L and CIDEr-D (pycocoevalcap 1.2 semantics) on a set.
 pub fn ngram_metrics(set: &EvalSet) -> NgramScores {
-    let (cands, refs, n_grams) = count_ngrams(set);
-    let (bleu, (rouge_l, cider)) = rayon::join(
+    // ROUGE-L works on the strings: it runs while the n-grams are counted.
+    let ((cands, refs, n_grams), rouge_l) = rayon::join(
+        || count_ngrams(set),
+        || rouge::rouge_l(&set.cands, &set.refs),
+    );
+    let (bleu, cider) = rayon::join(
         || bleu::bleu(&cands, &refs, n_grams),
-        || {
-            rayon::join(
-                || rouge::rouge_l(&set.cands, &set.refs),
-                || cider::cider(&cands, &refs, n_grams),
-            )
-        },
+        || cider::cider(&cands, &refs, n_grams),
     );
     NgramScores {
         bleu,
@@ -142,12 +141,19 @@ pub fn ngram_metrics(set: &EvalSet) -> NgramScores {
 
 /// N-gram counts of every candidate and reference, and the number of distinct n-grams.
 pub fn count_ngrams(set: &EvalSet) -> (Vec<ngrams::Counts>, Vec<Vec<ngrams::Counts>>, usize) {
-    let mut table = ngrams::NgramTable::default();
-    let cands = set.cands.iter().map(|c| table.counts(c)).collect();
+    let sentences: Vec<&str> = set
+        .cands
+        .iter()
+        .chain(set.refs.iter().flatten())
+        .map(String::as_str)
+        .collect();
+    let (counts, n_grams) = ngrams::count_all(&sentences);
+    let mut counts = counts.into_iter();
+    let cands = counts.by_ref().take(set.cands.len()).collect();
     let refs = set
         .refs
         .iter()
-        .map(|rs| rs.iter().map(|r| table.counts(r)).collect())
+        .map(|rs| counts.by_ref().take(rs.len()).collect())
         .collect();
-    (cands, refs, table.n_grams())
+    (cands, refs, n_grams)
 }

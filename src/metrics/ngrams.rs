@@ -2,7 +2,8 @@
 //!
 //! pycocoevalcap keeps n-gram counts in Python dicts, whose iteration order is insertion
 //! order: all unigrams by first position, then bigrams, and so on. Sums over n-grams follow
-//! that order here too, so floating-point results match to the last bits.
+//! that order here too, so floating-point results match to the last bits. N-gram ids only
+//! index per-set arrays (document frequencies, clipped counts): no sum runs in id order.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -61,79 +62,115 @@ impl FxHasher {
 /// HashMap with [`FxHasher`].
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// Interns words (dense ids from 1) and n-grams (dense ids from 0) of a whole evaluated set,
-/// so that per-set statistics (document frequencies, clipped counts) are plain arrays.
-#[derive(Default)]
-pub struct NgramTable {
-    words: FxMap<Box<str>, u32>,
-    /// Key of an n-gram: `(id of its (n-1)-gram prefix + 1) << 32 | last word id` (prefix 0 for
-    /// unigrams), so every key is 64 bits whatever n is.
-    grams: FxMap<u64, u32>,
-    /// Scratch: for each n-gram id, 1 + its position in the sentence being counted (0 = absent).
-    pos: Vec<u32>,
+/// Word ids of many sentences, flat: sentence `i` is `ids[ends[i-1]..ends[i]]`.
+struct Words {
+    ids: Vec<u32>,
+    ends: Vec<usize>,
 }
 
-impl NgramTable {
-    /// Number of distinct n-grams seen so far (ids are `0..n_grams()`).
-    pub fn n_grams(&self) -> usize {
-        self.grams.len()
-    }
-
-    fn word_id(&mut self, w: &str) -> u32 {
-        if let Some(&id) = self.words.get(w) {
-            return id;
+impl Words {
+    /// Intern the words of `sentences` (split as Python's `str.split()` does), dense ids
+    /// from 0 in first-occurrence order.
+    fn intern(sentences: &[&str]) -> Words {
+        let mut table: FxMap<&str, u32> = FxMap::default();
+        let mut ids = Vec::with_capacity(sentences.iter().map(|s| s.len() / 4).sum());
+        let mut ends = Vec::with_capacity(sentences.len());
+        for s in sentences {
+            for w in split_whitespace(s) {
+                let next = table.len() as u32;
+                ids.push(*table.entry(w).or_insert(next));
+            }
+            ends.push(ids.len());
         }
-        let id = self.words.len() as u32 + 1;
-        self.words.insert(w.into(), id);
-        id
+        Words { ids, ends }
     }
 
-    fn gram_id(&mut self, g: u64) -> u32 {
-        let next = self.grams.len() as u32;
-        let id = *self.grams.entry(g).or_insert(next);
-        if id as usize >= self.pos.len() {
-            self.pos.resize(id as usize + 1, 0);
-        }
-        id
+    /// The word ids of each sentence, in order.
+    fn sentences(&self) -> impl Iterator<Item = &[u32]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(a, &b)| &self.ids[a..b])
     }
+}
 
-    /// N-gram counts of a sentence split as Python's `str.split()` does.
-    pub fn counts(&mut self, sentence: &str) -> Counts {
-        let words: Vec<u32> = split_whitespace(sentence)
-            .map(|w| self.word_id(w))
-            .collect();
-        let mut by_order: [Vec<(u32, u32)>; MAX_N] = Default::default();
-        // prefix[i]: id + 1 of the (k)-gram starting at i (0 before unigrams).
-        let mut prefix = vec![0u64; words.len()];
-        for (k, slot) in by_order.iter_mut().enumerate() {
-            let n_windows = (words.len() + 1).saturating_sub(k + 1);
-            for i in 0..n_windows {
-                let id = self.gram_id((prefix[i] << 32) | u64::from(words[i + k]));
-                prefix[i] = u64::from(id) + 1;
-                match self.pos[id as usize] {
+/// The n-grams of order `N` of every sentence: per sentence, (id, count) pairs in
+/// first-occurrence order, ids dense from 0 in first-occurrence order over all sentences;
+/// plus the number of distinct n-grams. N-grams are keyed by their word ids, so each order
+/// is interned independently of the others.
+fn count_order<const N: usize>(words: &Words) -> (Vec<Vec<(u32, u32)>>, usize) {
+    let mut table: FxMap<[u32; N], u32> = FxMap::default();
+    // For each n-gram id, 1 + its index in the sentence being counted (0 = absent).
+    let mut pos: Vec<u32> = Vec::new();
+    let per_sentence = words
+        .sentences()
+        .map(|ws| {
+            let mut grams: Vec<(u32, u32)> = Vec::with_capacity((ws.len() + 1).saturating_sub(N));
+            for w in ws.windows(N) {
+                let next = table.len() as u32;
+                let id = *table
+                    .entry(w.try_into().expect("window of N words"))
+                    .or_insert(next);
+                if id == next {
+                    pos.push(0);
+                }
+                match pos[id as usize] {
                     0 => {
-                        slot.push((id, 1));
-                        self.pos[id as usize] = slot.len() as u32;
+                        grams.push((id, 1));
+                        pos[id as usize] = grams.len() as u32;
                     }
-                    p => slot[p as usize - 1].1 += 1,
+                    p => grams[p as usize - 1].1 += 1,
                 }
             }
-            for &(id, _) in slot.iter() {
-                self.pos[id as usize] = 0;
+            for &(id, _) in &grams {
+                pos[id as usize] = 0;
             }
-        }
-        Counts {
-            by_order,
-            len: words.len(),
-        }
+            grams
+        })
+        .collect();
+    (per_sentence, table.len())
+}
+
+/// N-gram counts (n = 1..[`MAX_N`]) of every sentence, split as Python's `str.split()`
+/// does, and the number of distinct n-grams: ids are dense in `0..n_grams`, unigrams first,
+/// then bigrams, and so on; within an order, in first-occurrence order over `sentences`.
+/// The orders are interned in parallel (their ids do not depend on the thread count).
+pub fn count_all(sentences: &[&str]) -> (Vec<Counts>, usize) {
+    let words = Words::intern(sentences);
+    let ((o1, o4), (o2, o3)) = rayon::join(
+        || rayon::join(|| count_order::<1>(&words), || count_order::<4>(&words)),
+        || rayon::join(|| count_order::<2>(&words), || count_order::<3>(&words)),
+    );
+    let orders = [o1, o2, o3, o4];
+    let mut offsets = [0u32; MAX_N];
+    let mut n_grams = 0;
+    for (off, (_, n)) in offsets.iter_mut().zip(&orders) {
+        *off = n_grams as u32;
+        n_grams += n;
     }
+    let [i1, i2, i3, i4] = orders.map(|(per, _)| per.into_iter());
+    let counts = i1
+        .zip(i2)
+        .zip(i3)
+        .zip(i4)
+        .zip(words.sentences())
+        .map(|((((g1, g2), g3), g4), ws)| {
+            let mut by_order = [g1, g2, g3, g4];
+            for (grams, &off) in by_order.iter_mut().zip(&offsets) {
+                grams.iter_mut().for_each(|(id, _)| *id += off);
+            }
+            Counts {
+                by_order,
+                len: ws.len(),
+            }
+        })
+        .collect();
+    (counts, n_grams)
 }
 
 /// N-gram counts of one sentence: per order n (index n-1), (n-gram id, count) pairs in
 /// first-occurrence order; plus the sentence length in words.
 #[derive(Debug, Clone, Default)]
 pub struct Counts {
-    /// `by_order[n-1]` holds the n-grams (ids from [`NgramTable`]) with their counts.
+    /// `by_order[n-1]` holds the n-grams (ids from [`count_all`]) with their counts.
     pub by_order: [Vec<(u32, u32)>; MAX_N],
     /// Number of words.
     pub len: usize,
