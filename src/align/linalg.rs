@@ -253,35 +253,28 @@ pub fn gram_lower_chunk_weighted(
     s: &mut ChunkScratch,
 ) {
     debug_assert_eq!(acc.len(), d * d);
-    if s.precision == GramPrecision::F64 {
-        let sh = shifted::<f64>(x, w, s.mean_x.take(), rows, d);
-        let (c, sm, wt) = (&sh.shift, &sh.sum, sh.weight);
-        let correction = |i: usize, j: usize| c[i] * sm[j] + sm[i] * c[j] + wt * c[i] * c[j];
-        let xm = MatRef::from_row_major_slice(&sh.data, rows, d);
-        let dst = scratch(&mut s.xx64, d, d);
-        triangular::matmul(
-            dst.as_mut(),
-            BlockStructure::TriangularLower,
-            Accum::Replace,
-            xm.transpose(),
-            BlockStructure::Rectangular,
-            xm,
-            BlockStructure::Rectangular,
-            1.0f64,
-            par(),
-        );
-        for i in 0..d {
-            for (j, a) in acc[i * d..i * d + i + 1].iter_mut().enumerate() {
-                *a += dst[(i, j)] + correction(i, j);
-            }
+    let mean = s.mean_x.take();
+    match s.precision {
+        GramPrecision::F64 => {
+            let sh = shifted::<f64>(x, w, mean, rows, d);
+            add_lower_product(acc, &sh, rows, d, scratch(&mut s.xx64, d, d));
         }
-        return;
+        GramPrecision::F32 => {
+            let sh = shifted::<f32>(x, w, mean, rows, d);
+            add_lower_product(acc, &sh, rows, d, scratch(&mut s.xx, d, d));
+        }
     }
-    let sh = shifted::<f32>(x, w, s.mean_x.take(), rows, d);
+}
+
+/// `acc_lower += X̃ᵀX̃ + shift correction` for a mean-shifted chunk `X̃ = X − 1cᵀ`:
+/// `XᵀWX = X̃ᵀWX̃ + c sᵀ + s cᵀ + (Σw) c cᵀ` with `s = Σ_r w_r x̃_r` (all in f64 but the
+/// triangular product, which runs in `T`).
+fn add_lower_product<T>(acc: &mut [f64], sh: &Shifted<T>, rows: usize, d: usize, dst: &mut Mat<T>)
+where
+    T: faer::traits::ComplexField + Copy + Into<f64> + From<f32>,
+{
     let (c, sm, wt) = (&sh.shift, &sh.sum, sh.weight);
-    let correction = |i: usize, j: usize| c[i] * sm[j] + sm[i] * c[j] + wt * c[i] * c[j];
-    let xm = f32_view(&sh.data, rows, d);
-    let dst = scratch(&mut s.xx, d, d);
+    let xm = MatRef::from_row_major_slice(&sh.data, rows, d);
     triangular::matmul(
         dst.as_mut(),
         BlockStructure::TriangularLower,
@@ -290,12 +283,13 @@ pub fn gram_lower_chunk_weighted(
         BlockStructure::Rectangular,
         xm,
         BlockStructure::Rectangular,
-        1.0f32,
+        T::from(1.0f32),
         par(),
     );
     for i in 0..d {
         for (j, a) in acc[i * d..i * d + i + 1].iter_mut().enumerate() {
-            *a += dst[(i, j)] as f64 + correction(i, j);
+            let product: f64 = dst[(i, j)].into();
+            *a += product + c[i] * sm[j] + sm[i] * c[j] + wt * c[i] * c[j];
         }
     }
 }
@@ -314,54 +308,50 @@ pub fn cross_chunk(
 ) {
     debug_assert_eq!(acc.len(), dx * dy);
     let (mean_x, mean_y) = (s.mean_x.take(), s.mean_y.take());
-    let r = rows as f64;
-    if s.precision == GramPrecision::F64 {
-        let (sx, sy) = (
-            shifted::<f64>(x, None, mean_x.clone(), rows, dx),
-            shifted::<f64>(y, None, mean_y, rows, dy),
-        );
-        let correction = |i: usize, j: usize| {
-            sx.shift[i] * sy.sum[j] + sx.sum[i] * sy.shift[j] + r * sx.shift[i] * sy.shift[j]
-        };
-        let xm = MatRef::from_row_major_slice(&sx.data, rows, dx);
-        let ym = MatRef::from_row_major_slice(&sy.data, rows, dy);
-        let dst = scratch(&mut s.xy64, dx, dy);
-        faer::linalg::matmul::matmul(
-            dst.as_mut(),
-            Accum::Replace,
-            xm.transpose(),
-            ym,
-            1.0f64,
-            par(),
-        );
-        for i in 0..dx {
-            for (j, a) in acc[i * dy..(i + 1) * dy].iter_mut().enumerate() {
-                *a += dst[(i, j)] + correction(i, j);
-            }
+    match s.precision {
+        GramPrecision::F64 => {
+            let sx = shifted::<f64>(x, None, mean_x, rows, dx);
+            let sy = shifted::<f64>(y, None, mean_y, rows, dy);
+            add_cross_product(acc, &sx, &sy, rows, scratch(&mut s.xy64, dx, dy));
         }
-        return;
+        GramPrecision::F32 => {
+            let sx = shifted::<f32>(x, None, mean_x, rows, dx);
+            let sy = shifted::<f32>(y, None, mean_y, rows, dy);
+            add_cross_product(acc, &sx, &sy, rows, scratch(&mut s.xy, dx, dy));
+        }
     }
-    let (sx, sy) = (
-        shifted::<f32>(x, None, mean_x, rows, dx),
-        shifted::<f32>(y, None, mean_y, rows, dy),
-    );
-    let correction = |i: usize, j: usize| {
-        sx.shift[i] * sy.sum[j] + sx.sum[i] * sy.shift[j] + r * sx.shift[i] * sy.shift[j]
-    };
-    let xm = f32_view(&sx.data, rows, dx);
-    let ym = f32_view(&sy.data, rows, dy);
-    let dst = scratch(&mut s.xy, dx, dy);
+}
+
+/// `acc += X̃ᵀỸ + shift correction` for mean-shifted chunks `X̃ = X − 1c_xᵀ`, `Ỹ = Y − 1c_yᵀ`:
+/// `XᵀY = X̃ᵀỸ + c_x s_yᵀ + s_x c_yᵀ + r c_x c_yᵀ` (the product in `T`, the rest in f64).
+fn add_cross_product<T>(
+    acc: &mut [f64],
+    sx: &Shifted<T>,
+    sy: &Shifted<T>,
+    rows: usize,
+    dst: &mut Mat<T>,
+) where
+    T: faer::traits::ComplexField + Copy + Into<f64> + From<f32>,
+{
+    let (dx, dy) = (sx.shift.len(), sy.shift.len());
+    let r = rows as f64;
+    let xm = MatRef::from_row_major_slice(&sx.data, rows, dx);
+    let ym = MatRef::from_row_major_slice(&sy.data, rows, dy);
     faer::linalg::matmul::matmul(
         dst.as_mut(),
         Accum::Replace,
         xm.transpose(),
         ym,
-        1.0f32,
+        T::from(1.0f32),
         par(),
     );
     for i in 0..dx {
         for (j, a) in acc[i * dy..(i + 1) * dy].iter_mut().enumerate() {
-            *a += dst[(i, j)] as f64 + correction(i, j);
+            let product: f64 = dst[(i, j)].into();
+            *a += product
+                + sx.shift[i] * sy.sum[j]
+                + sx.sum[i] * sy.shift[j]
+                + r * sx.shift[i] * sy.shift[j];
         }
     }
 }
