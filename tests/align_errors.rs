@@ -253,3 +253,38 @@ fn cli_grouped_fit_and_errors_leave_no_output() {
         .collect();
     assert_eq!(leftovers.len(), 5, "{leftovers:?}");
 }
+
+/// A non-finite value deep inside a mapped `.npy` file (a later chunk, read without a copy)
+/// is named by file and absolute row, for X and for Y.
+#[test]
+fn nan_in_a_later_chunk_of_a_file_names_file_and_row() {
+    use recap::align::npyfile::NpyStream;
+    use recap::align::Pairing;
+    let dir = tempfile::tempdir().unwrap();
+    for (bad_side, row, col) in [("x", 1234usize, 7usize), ("y", 999, 0)] {
+        let mut x = random(1500, 16, 1, 0.3);
+        let mut y = random(1500, 9, 2, 0.0);
+        let m = if bad_side == "x" { &mut x } else { &mut y };
+        m.row_mut(row)[col] = f32::INFINITY;
+        let (px, py) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+        recap::io::npy::write_f32(&px, &x).unwrap();
+        recap::io::npy::write_f32(&py, &y).unwrap();
+        let mut xs = NpyStream::open(&px, 256).unwrap();
+        let mut ys = NpyStream::open(&py, 256).unwrap();
+        let mut opts = FitOptions::new(Method::Ridge).lambda(1.0);
+        opts.chunk_rows = 256;
+        let r = recap::align::fit(&mut xs, &mut ys, Pairing::Rows, &opts, &|_| {});
+        let want = if bad_side == "x" { &px } else { &py };
+        match r {
+            Err(Error::NonFinite {
+                what,
+                row: r,
+                col: c,
+            }) => {
+                assert_eq!((r, c), (row, col));
+                assert_eq!(what, want.display().to_string());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -14,7 +14,7 @@ use crate::align::linalg::GramPrecision;
 use crate::align::pairs::Pairing;
 use crate::align::preprocess::{self, Preprocess};
 use crate::align::source::ChunkSource;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Progress callback: called with the number of rows just processed.
 pub type Progress<'a> = &'a dyn Fn(u64);
@@ -81,24 +81,64 @@ fn plain(
 ) -> Result<()> {
     let (dx, dy, n, k) = (x.cols(), y.cols(), x.rows(), stats.len());
     let (xname, yname) = (x.name().to_string(), y.name().to_string());
+    // The fused path checks finiteness itself; then unnormalized rows need no copy.
+    let checked = stats[0].checks_finite();
     x.rewind()?;
     y.rewind()?;
-    let (mut bx, mut by) = (Vec::new(), Vec::new());
-    while let (Some((start, r)), Some(_)) =
-        (x.next_into(&mut bx, chunk)?, y.next_into(&mut by, chunk)?)
+    let (mut bx, mut by, mut px, mut py) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    while let (Some((start, xs)), Some((_, ys))) =
+        (x.next_chunk(&mut bx, chunk)?, y.next_chunk(&mut by, chunk)?)
     {
-        preprocess::rows_in_place(pre, &mut bx, dx, &xname, start)?;
-        preprocess::rows_in_place(pre, &mut by, dy, &yname, start)?;
+        let r = xs.len() / dx.max(1);
+        let xs = prepared(pre, xs, &mut px, dx, &xname, start, checked)?;
+        let ys = prepared(pre, ys, &mut py, dy, &yname, start, checked)?;
         for (f, off, len) in segments(start, r, k, n) {
-            stats[f].accumulate(
-                &bx[off * dx..(off + len) * dx],
-                &by[off * dy..(off + len) * dy],
-                len,
-            )?;
+            stats[f]
+                .accumulate(
+                    &xs[off * dx..(off + len) * dx],
+                    &ys[off * dy..(off + len) * dy],
+                    len,
+                )
+                .map_err(|e| locate(e, start + off, &xname, &yname))?;
         }
         progress(r as u64);
     }
     Ok(())
+}
+
+/// The rows of a chunk ready for the statistics: L2-normalized into `buf` when asked, else
+/// the chunk itself (checked for non-finite values here unless the statistics check them).
+fn prepared<'a>(
+    pre: &Preprocess,
+    rows: &'a [f32],
+    buf: &'a mut Vec<f32>,
+    cols: usize,
+    name: &str,
+    start: usize,
+    checked: bool,
+) -> Result<&'a [f32]> {
+    if pre.l2_rows() {
+        buf.clear();
+        buf.extend_from_slice(rows);
+        preprocess::rows_in_place(pre, buf, cols, name, start)?;
+        return Ok(buf);
+    }
+    if !checked {
+        crate::matrix::check_finite_rows(rows, cols, name, start)?;
+    }
+    Ok(rows)
+}
+
+/// Put the file name and absolute row on a chunk-relative non-finite error.
+fn locate(e: Error, offset: usize, xname: &str, yname: &str) -> Error {
+    match e {
+        Error::NonFinite { what, row, col } => Error::NonFinite {
+            what: if what.starts_with('y') { yname } else { xname }.to_string(),
+            row: row + offset,
+            col,
+        },
+        e => e,
+    }
 }
 
 fn grouped(

@@ -342,12 +342,12 @@ pub fn fit(
     timings.total_s = t_all.elapsed().as_secs_f64();
 
     let x_rows = x.rows() as f64;
-    let gram_gflop = gram_passes as f64
-        * if with_xtx {
-            2.0 * x_rows * dx as f64 * (dx + dy) as f64 / 1e9
-        } else {
-            2.0 * x_rows * dx as f64 * dy as f64 / 1e9
-        };
+    let triangle = if with_xtx {
+        x_rows * dx as f64 * (dx + 1) as f64
+    } else {
+        0.0
+    };
+    let gram_gflop = gram_passes as f64 * (triangle + 2.0 * x_rows * dx as f64 * dy as f64) / 1e9;
     let report = FitReport {
         method: opts.method.name().into(),
         lambda: (opts.method == Method::Ridge).then_some(lambda),

@@ -15,7 +15,9 @@
 
 use std::path::Path;
 
+use crate::align::fused::{self, ChunkInput, ChunkMoments, FusedScratch};
 use crate::align::linalg::{self, ChunkScratch, GramPrecision};
+use crate::align::tile;
 use crate::error::{Error, Result};
 use crate::matrix::RowMatrix;
 
@@ -38,8 +40,16 @@ pub struct GramStats {
 }
 
 /// Per-statistics scratch; not part of the value (clones start empty).
+///
+/// The fused f32 path keeps one shift per side for all chunks (the column means of the first
+/// chunk it sees); any shift gives the same statistics up to rounding.
 #[derive(Debug, Default)]
-struct ScratchCell(ChunkScratch);
+struct ScratchCell {
+    chunk: ChunkScratch,
+    fused: FusedScratch,
+    shift_x: Option<Vec<f32>>,
+    shift_y: Option<Vec<f32>>,
+}
 
 impl Clone for ScratchCell {
     fn clone(&self) -> Self {
@@ -109,15 +119,27 @@ impl GramStats {
         if rows == 0 {
             return Ok(());
         }
-        self.scratch.0.precision = self.precision;
+        if self.fused() {
+            let m = self.accumulate_fused(x, y, None, rows)?;
+            self.add_fused_y_moments(&m);
+            self.n += rows as u64;
+            return Ok(());
+        }
+        self.scratch.chunk.precision = self.precision;
         let mean_x = self.add_x_moments(x, None);
         let mean_y = self.add_y_moments(y);
         if self.with_xtx {
-            self.scratch.0.mean_x = Some(mean_x.clone());
-            linalg::gram_lower_chunk(&mut self.xtx_lower, x, rows, self.dx, &mut self.scratch.0);
+            self.scratch.chunk.mean_x = Some(mean_x.clone());
+            linalg::gram_lower_chunk(
+                &mut self.xtx_lower,
+                x,
+                rows,
+                self.dx,
+                &mut self.scratch.chunk,
+            );
         }
-        self.scratch.0.mean_x = Some(mean_x);
-        self.scratch.0.mean_y = Some(mean_y);
+        self.scratch.chunk.mean_x = Some(mean_x);
+        self.scratch.chunk.mean_y = Some(mean_y);
         linalg::cross_chunk(
             &mut self.xty,
             x,
@@ -125,7 +147,7 @@ impl GramStats {
             rows,
             self.dx,
             self.dy,
-            &mut self.scratch.0,
+            &mut self.scratch.chunk,
         );
         self.n += rows as u64;
         Ok(())
@@ -150,21 +172,26 @@ impl GramStats {
         if rows == 0 {
             return Ok(());
         }
-        self.scratch.0.precision = self.precision;
         let w: Vec<f32> = counts.iter().map(|&c| c as f32).collect();
+        if self.fused() {
+            self.accumulate_fused(x, caption_sums, Some(&w), rows)?;
+            self.n += counts.iter().map(|&c| c as u64).sum::<u64>();
+            return Ok(());
+        }
+        self.scratch.chunk.precision = self.precision;
         let mean_x = self.add_x_moments(x, Some(&w));
         if self.with_xtx {
-            self.scratch.0.mean_x = Some(mean_x.clone());
+            self.scratch.chunk.mean_x = Some(mean_x.clone());
             linalg::gram_lower_chunk_weighted(
                 &mut self.xtx_lower,
                 x,
                 Some(&w),
                 rows,
                 self.dx,
-                &mut self.scratch.0,
+                &mut self.scratch.chunk,
             );
         }
-        self.scratch.0.mean_x = Some(mean_x);
+        self.scratch.chunk.mean_x = Some(mean_x);
         linalg::cross_chunk(
             &mut self.xty,
             x,
@@ -172,7 +199,7 @@ impl GramStats {
             rows,
             self.dx,
             self.dy,
-            &mut self.scratch.0,
+            &mut self.scratch.chunk,
         );
         self.n += counts.iter().map(|&c| c as u64).sum::<u64>();
         Ok(())
@@ -184,6 +211,65 @@ impl GramStats {
         self.check_len("caption chunk", y.len(), rows * self.dy)?;
         self.add_y_moments(y);
         Ok(())
+    }
+
+    /// Whether [`Self::accumulate`] rejects non-finite values itself (the fused path does,
+    /// as a by-product of its moments: the error names the row within the chunk).
+    pub fn checks_finite(&self) -> bool {
+        self.fused()
+    }
+
+    /// Whether chunks take the fused AVX-512 f32 path ([`fused`]).
+    fn fused(&self) -> bool {
+        self.precision == GramPrecision::F32 && tile::available()
+    }
+
+    /// One chunk through [`fused::accumulate`]; adds the X moments (`Σ w x`, `Σ w x²`) and
+    /// returns the chunk's moments. Nothing is added when the chunk has a non-finite value.
+    fn accumulate_fused(
+        &mut self,
+        x: &[f32],
+        y: &[f32],
+        w: Option<&[f32]>,
+        rows: usize,
+    ) -> Result<ChunkMoments> {
+        let cell = &mut self.scratch;
+        let shift_x = cell
+            .shift_x
+            .get_or_insert_with(|| fused::column_means(x, self.dx));
+        let shift_y = cell
+            .shift_y
+            .get_or_insert_with(|| fused::column_means(y, self.dy));
+        let input = ChunkInput {
+            x,
+            y,
+            w,
+            rows,
+            dx: self.dx,
+            dy: self.dy,
+            shift_x,
+            shift_y,
+        };
+        let xtx = self.with_xtx.then_some(&mut self.xtx_lower[..]);
+        let m = fused::accumulate(xtx, &mut self.xty, input, &mut cell.fused)?;
+        // Σ w x = s_w + W c,  Σ w x² = q_w + 2 c s_w + W c².
+        for (j, &c) in shift_x.iter().enumerate() {
+            let c = c as f64;
+            self.sum_x[j] += m.swx[j] + m.weight * c;
+            self.sq_x[j] += m.qwx[j] + 2.0 * c * m.swx[j] + m.weight * c * c;
+        }
+        Ok(m)
+    }
+
+    /// `Σ y += s_y + R t`, `Σ y² += q_y + 2 t s_y + R t²` from a fused chunk of plain pairs.
+    fn add_fused_y_moments(&mut self, m: &ChunkMoments) {
+        let shift_y = self.scratch.shift_y.as_deref().unwrap_or_default();
+        let r = m.weight;
+        for (j, &t) in shift_y.iter().enumerate() {
+            let t = t as f64;
+            self.sum_y[j] += m.sy[j] + r * t;
+            self.sq_y[j] += m.qy[j] + 2.0 * t * m.sy[j] + r * t * t;
+        }
     }
 
     fn check_len(&self, what: &str, got: usize, expected: usize) -> Result<()> {

@@ -20,6 +20,7 @@
 
 pub mod accumulate;
 pub mod fit;
+pub mod fused;
 pub mod gram;
 pub mod linalg;
 pub mod linear_map;
@@ -35,6 +36,7 @@ pub mod ridge;
 pub mod robust;
 pub mod select;
 pub mod source;
+pub mod tile;
 
 pub use fit::{
     fit, fit_grouped_matrices, fit_matrices, Criterion, FitOptions, Lambda, Method, PrecisionChoice,

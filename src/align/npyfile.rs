@@ -6,19 +6,31 @@ use std::path::{Path, PathBuf};
 
 use crate::align::source::ChunkSource;
 use crate::error::{Error, Result};
-use crate::io::npy::{npy_header, RowChunkReader};
+use crate::io::npy::{npy_header, MappedF32, RowChunkReader};
 
 /// Streams an array in row chunks of a fixed size (any dtype/order the io module reads,
 /// converted to f32). Rewinding reopens the file.
+///
+/// A native f32 C-order array is also memory-mapped: [`ChunkSource::next_chunk`] then lends
+/// its rows straight from the page cache (no copy), and releases the pages of the previous
+/// chunk, so the resident size stays near one chunk.
 pub struct NpyStream {
     path: PathBuf,
     name: String,
     chunk_rows: usize,
     reader: RowChunkReader,
+    mapped: Option<Mapped>,
     pending: Vec<f32>,
     pending_start: usize,
     pending_rows: usize,
     served: usize,
+}
+
+/// The mapped view and the rows lent last (released on the next call).
+struct Mapped {
+    map: MappedF32,
+    pos: usize,
+    lent: (usize, usize),
 }
 
 impl NpyStream {
@@ -27,11 +39,20 @@ impl NpyStream {
     pub fn open(path: impl AsRef<Path>, chunk_rows: usize) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let reader = RowChunkReader::open(&path, chunk_rows.max(1))?;
+        let mapped = MappedF32::open(&path).ok().map(|map| {
+            map.advise_sequential();
+            Mapped {
+                map,
+                pos: 0,
+                lent: (0, 0),
+            }
+        });
         Ok(NpyStream {
             name: reader.label().display().to_string(),
             path,
             chunk_rows: chunk_rows.max(1),
             reader,
+            mapped,
             pending: Vec::new(),
             pending_start: 0,
             pending_rows: 0,
@@ -56,7 +77,31 @@ impl ChunkSource for NpyStream {
         }
         self.pending_rows = 0;
         self.served = 0;
+        if let Some(m) = &mut self.mapped {
+            m.map.release_rows(m.lent.0, m.lent.1);
+            (m.pos, m.lent) = (0, (0, 0));
+        }
         Ok(())
+    }
+    fn next_chunk<'a>(
+        &'a mut self,
+        buf: &'a mut Vec<f32>,
+        max_rows: usize,
+    ) -> Result<Option<(usize, &'a [f32])>> {
+        if self.mapped.is_none() {
+            return Ok(self.next_into(buf, max_rows)?.map(|(s, _)| (s, &buf[..])));
+        }
+        let m = self.mapped.as_mut().expect("checked above");
+        m.map.release_rows(m.lent.0, m.lent.1);
+        let (n, d) = (m.map.rows(), m.map.cols());
+        if m.pos >= n {
+            m.lent = (0, 0);
+            return Ok(None);
+        }
+        let (start, r) = (m.pos, max_rows.max(1).min(n - m.pos));
+        (m.pos, m.lent) = (start + r, (start, start + r));
+        m.map.prefetch_rows(start + r, start + 2 * r);
+        Ok(Some((start, &m.map.as_slice()[start * d..(start + r) * d])))
     }
     fn next_into(&mut self, buf: &mut Vec<f32>, max_rows: usize) -> Result<Option<(usize, usize)>> {
         let d = self.cols();

@@ -72,8 +72,10 @@ pub struct FitReport {
     pub selection: Option<LambdaSelection>,
     /// Wall time per phase.
     pub timings: Timings,
-    /// Floating-point work of the statistics pass, counted as in the peers' tables
-    /// (`2·n_x·d_x·(d_x + d_y)`, `XᵀX` as a full GEMM; `2·n_x·d_x·d_y` without `XᵀX`).
+    /// Floating-point work the statistics pass needs: `n_x·d_x·(d_x + 1)` for one triangle of
+    /// `XᵀX` (when accumulated) plus `2·n_x·d_x·d_y` for `XᵀY`, per pass. (The peers' tables
+    /// count `XᵀX` as a full GEMM, `2·n_x·d_x²`; this counts only the arithmetic required, so
+    /// the rate compares honestly with a GEMM's.)
     pub gram_gflop: f64,
     /// `gram_gflop / gram_s`.
     pub gram_gflops: f64,

@@ -23,6 +23,19 @@ pub trait ChunkSource {
     /// Copy the next chunk (at most `max_rows` rows) into `buf` (resized to
     /// `rows * cols`) and return its `(start_row, rows)`, or `None` at the end.
     fn next_into(&mut self, buf: &mut Vec<f32>, max_rows: usize) -> Result<Option<(usize, usize)>>;
+
+    /// The next chunk (at most `max_rows` rows) as a slice, with its start row, or `None` at
+    /// the end. Sources that hold their rows (a matrix in memory, a mapped file) lend them
+    /// without a copy; the default copies into `buf` with [`Self::next_into`].
+    fn next_chunk<'a>(
+        &'a mut self,
+        buf: &'a mut Vec<f32>,
+        max_rows: usize,
+    ) -> Result<Option<(usize, &'a [f32])>> {
+        Ok(self
+            .next_into(buf, max_rows)?
+            .map(|(start, _)| (start, &buf[..])))
+    }
 }
 
 /// A matrix in memory as a [`ChunkSource`].
@@ -68,6 +81,22 @@ impl ChunkSource for MemSource<'_> {
         let start = self.pos;
         self.pos += r;
         Ok(Some((start, r)))
+    }
+    fn next_chunk<'b>(
+        &'b mut self,
+        _: &'b mut Vec<f32>,
+        max_rows: usize,
+    ) -> Result<Option<(usize, &'b [f32])>> {
+        let (n, d) = self.m.shape();
+        if self.pos >= n {
+            return Ok(None);
+        }
+        let (start, r) = (self.pos, max_rows.max(1).min(n - self.pos));
+        self.pos += r;
+        Ok(Some((
+            start,
+            &self.m.as_slice()[start * d..(start + r) * d],
+        )))
     }
 }
 

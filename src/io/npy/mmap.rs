@@ -81,6 +81,42 @@ impl MappedF32 {
         unsafe { std::slice::from_raw_parts(ptr.cast::<f32>(), n) }
     }
 
+    /// Tell the OS the rows will be read front to back (more read-ahead). Advice only.
+    pub fn advise_sequential(&self) {
+        let _ = self.map.advise(memmap2::Advice::Sequential);
+    }
+
+    /// Ask the OS to start reading rows `start..end` from disk now (asynchronous read-ahead;
+    /// advice only), so a streaming reader does not stall on the next chunk.
+    pub fn prefetch_rows(&self, start: usize, end: usize) {
+        let bytes = 4 * self.cols();
+        let (lo, hi) = (start.min(end) * bytes, end.min(self.rows()) * bytes);
+        if hi > lo {
+            let _ = self
+                .map
+                .advise_range(memmap2::Advice::WillNeed, lo, hi - lo);
+        }
+    }
+
+    /// Drop this process's page mappings of rows `start..end` (a streaming reader calls it
+    /// for rows it is done with, so its resident size stays at one chunk instead of growing
+    /// to the file size). The data stays in the OS page cache and the view stays valid: a
+    /// later read of those rows faults the pages in again. Advice only: errors are ignored.
+    pub fn release_rows(&self, start: usize, end: usize) {
+        let bytes = 4 * self.cols();
+        let (lo, hi) = (start.min(end) * bytes, end.min(self.rows()) * bytes);
+        if hi <= lo {
+            return;
+        }
+        // SAFETY: the map is read-only and never written, so MADV_DONTNEED only drops page
+        // table entries of clean file pages: no data is lost, and any slice still borrowed
+        // reads the same bytes back from the file on its next access.
+        let _ = unsafe {
+            self.map
+                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, lo, hi - lo)
+        };
+    }
+
     /// Rows.
     pub fn rows(&self) -> usize {
         self.header.rows()
