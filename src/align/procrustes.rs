@@ -14,19 +14,9 @@ pub fn procrustes(b: &RowMatrix<f64>) -> Result<RowMatrix<f64>> {
     Ok(u_vt(&u, &v))
 }
 
-/// `U Vᵀ` for `U` (`dx x r`) and `V` (`dy x r`).
+/// `U Vᵀ` for `U` (`dx x r`) and `V` (`dy x r`) (one f64 GEMM).
 pub fn u_vt(u: &RowMatrix<f64>, v: &RowMatrix<f64>) -> RowMatrix<f64> {
-    let (dx, r, dy) = (u.rows(), u.cols(), v.rows());
-    let mut w = RowMatrix::<f64>::zeros(dx, dy);
-    for i in 0..dx {
-        let ui = u.row(i);
-        let wi = w.row_mut(i);
-        for (j, wij) in wi.iter_mut().enumerate() {
-            let vj = v.row(j);
-            *wij = (0..r).map(|k| ui[k] * vj[k]).sum();
-        }
-    }
-    w
+    linalg::matmul_f64(u, &transpose(v))
 }
 
 /// `‖WᵀW − I‖_F` (or `‖WWᵀ − I‖_F` when `d_x < d_y`): how far `W` is from (semi-)orthogonal.
