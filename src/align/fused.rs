@@ -8,7 +8,7 @@
 //!   `Σ ỹ²` are summed in f64 in the same loops, and double as the finiteness check (a NaN or
 //!   ±Inf anywhere makes a moment non-finite);
 //! - `C_xy = Σ x̃ ỹᵀ` and the lower tiles of `C_xx = Σ w x̃ x̃ᵀ` run in f32 on the
-//!   [`tile`](crate::align::tile) micro-kernel, block of [`KC`] rows by block of rows so that
+//!   [`tile`] micro-kernel, block of [`KC`] rows by block of rows so that
 //!   the panels stay in L2;
 //! - at the end of the chunk the f32 products are added into the f64 accumulators with the
 //!   shift restored exactly: `Σ w x xᵀ = C_xx + c s_wᵀ + s_w cᵀ + (Σw) c cᵀ` and

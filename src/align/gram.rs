@@ -9,10 +9,10 @@
 //!   `Σ y_ij²` (for centering, z-scoring and the residual report) and the pair count `n`.
 //!
 //! How a chunk is added: with f32 products on a CPU with AVX-512, by
-//! [`fused`](crate::align::fused) (one pass: the shift by fixed column offsets, the moments and
+//! [`fused`] (one pass: the shift by fixed column offsets, the moments and
 //! the finiteness check ride on the packing of the tile kernel's panels); otherwise (f64
 //! products, or no AVX-512) by faer products of a mean-shifted copy of the chunk
-//! ([`linalg`](crate::align::linalg)). Both add exactly the statistics above, up to rounding.
+//! ([`linalg`]). Both add exactly the statistics above, up to rounding.
 //!
 //! Memory is `O(d² + chunk·d)` for any `n`. Two statistics over disjoint row sets
 //! [`merge`](GramStats::merge) into exactly the statistics of the union (up to f64 rounding
