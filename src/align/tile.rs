@@ -7,10 +7,10 @@
 //! starting from zero, then added to the stored value. Panels are packed by [`crate::align::fused`]; `C` is a
 //! row-major f32 buffer with leading dimension `ldc`.
 
-/// Columns of X per A panel (broadcast side).
-pub const MR: usize = 14;
+/// Columns of X per A panel (broadcast side); the retrieval kernel's tile height.
+pub const MR: usize = crate::retrieve::kernel::MR;
 /// Columns per B panel (vector side: two 16-lane registers).
-pub const NR: usize = 32;
+pub const NR: usize = crate::retrieve::kernel::NR;
 
 /// Whether the fused AVX-512 path can run on this CPU (AVX-512 F, BW and VL).
 pub fn available() -> bool {
@@ -30,7 +30,7 @@ pub fn kernel_acc(kb: usize, a: &[f32], b: &[f32], c: &mut [f32], ldc: usize) {
     assert!(ldc >= NR && c.len() >= (MR - 1) * ldc + NR);
     // SAFETY: AVX-512F is present (asserted) and every access stays inside the asserted
     // lengths of `a`, `b` and `c`.
-    unsafe { avx512::kernel_acc(kb, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc) }
+    unsafe { kernel_acc_raw(kb, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc) }
 }
 
 /// [`kernel_acc`] on raw pointers, for the parallel driver whose tasks own disjoint tiles.
@@ -45,8 +45,13 @@ pub(crate) unsafe fn kernel_acc_raw(
     c: *mut f32,
     ldc: usize,
 ) {
-    // SAFETY: forwarded from the caller's contract.
-    unsafe { avx512::kernel_acc(kb, a, b, c, ldc) }
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: forwarded from the caller's contract (the same micro-kernel as retrieval's).
+    unsafe {
+        crate::retrieve::kernel::micro_kernel_acc_raw(kb, a, b, c, ldc)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("available() is false off x86_64 ({kb} {a:?} {b:?} {c:?} {ldc})")
 }
 
 /// Moments of packed values, summed in f64 lanes over one block:
@@ -121,31 +126,6 @@ pub fn pack_b(
 mod avx512 {
     use super::{MR, NR};
     use std::arch::x86_64::*;
-
-    /// # Safety
-    /// See [`super::kernel_acc_raw`].
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn kernel_acc(kb: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize) {
-        let mut acc0 = [_mm512_setzero_ps(); MR];
-        let mut acc1 = [_mm512_setzero_ps(); MR];
-        let (mut ap, mut bp) = (a, b);
-        for _ in 0..kb {
-            let b0 = _mm512_loadu_ps(bp);
-            let b1 = _mm512_loadu_ps(bp.add(16));
-            for r in 0..MR {
-                let av = _mm512_set1_ps(*ap.add(r));
-                acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
-                acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
-            }
-            ap = ap.add(MR);
-            bp = bp.add(NR);
-        }
-        for r in 0..MR {
-            let (p0, p1) = (c.add(r * ldc), c.add(r * ldc + 16));
-            _mm512_storeu_ps(p0, _mm512_add_ps(_mm512_loadu_ps(p0), acc0[r]));
-            _mm512_storeu_ps(p1, _mm512_add_ps(_mm512_loadu_ps(p1), acc1[r]));
-        }
-    }
 
     fn lane_mask(width: usize) -> __mmask16 {
         if width >= 16 {
@@ -268,9 +248,6 @@ mod avx512 {
 mod avx512 {
     use super::{MR, NR};
     const OFF: &str = "available() is false off x86_64";
-    pub unsafe fn kernel_acc(_: usize, _: *const f32, _: *const f32, _: *mut f32, _: usize) {
-        unreachable!("{OFF}")
-    }
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn pack_a(
         _: usize,

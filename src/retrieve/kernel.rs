@@ -148,6 +148,26 @@ pub fn micro_kernel_portable(d: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     }
 }
 
+/// `C[r][j] += Σ_{k < d} a[k·MR + r]·b[k·NR + j]` on a tile of `c` with leading dimension
+/// `ldc`: one FMA chain from zero per entry, added to the stored value once (the Gram
+/// statistics' block products, [`crate::align::tile`]).
+///
+/// # Safety
+/// AVX-512F must be available ([`has_avx512`]); `a`, `b` must point to `d·MR`, `d·NR` readable
+/// values and `c` to an `MR x NR` tile with leading dimension `ldc >= NR` that no other thread
+/// touches.
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe fn micro_kernel_acc_raw(
+    d: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { avx512::micro_kernel_ld(d, a, b, c, ldc, true) }
+}
+
 /// Bit mask of the lanes `j < NR` of `scores` (NR values) with `scores[j] >= threshold`
 /// (NaN never passes).
 pub fn lanes_at_least(scores: &[f32], threshold: f32) -> u32 {
@@ -209,6 +229,24 @@ mod avx512 {
     /// AVX-512F must be available; `a`, `b`, `c` must hold `d*MR`, `d*NR`, `MR*NR` values.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn micro_kernel(d: usize, a: *const f32, b: *const f32, c: *mut f32) {
+        micro_kernel_ld(d, a, b, c, NR, false)
+    }
+
+    /// The micro-kernel with a leading dimension for `c`: every chain starts from zero and is
+    /// stored (`accumulate = false`) or added to the stored value (`true`).
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `a`, `b` must hold `d*MR`, `d*NR` values and `c` an
+    /// `MR x NR` tile with leading dimension `ldc`.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn micro_kernel_ld(
+        d: usize,
+        a: *const f32,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        accumulate: bool,
+    ) {
         let mut acc0 = [_mm512_setzero_ps(); MR];
         let mut acc1 = [_mm512_setzero_ps(); MR];
         let mut ap = a;
@@ -225,8 +263,13 @@ mod avx512 {
             bp = bp.add(NR);
         }
         for r in 0..MR {
-            _mm512_storeu_ps(c.add(r * NR), acc0[r]);
-            _mm512_storeu_ps(c.add(r * NR + 16), acc1[r]);
+            let (p0, p1) = (c.add(r * ldc), c.add(r * ldc + 16));
+            if accumulate {
+                acc0[r] = _mm512_add_ps(_mm512_loadu_ps(p0), acc0[r]);
+                acc1[r] = _mm512_add_ps(_mm512_loadu_ps(p1), acc1[r]);
+            }
+            _mm512_storeu_ps(p0, acc0[r]);
+            _mm512_storeu_ps(p1, acc1[r]);
         }
     }
 
