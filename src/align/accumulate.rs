@@ -1,14 +1,16 @@
 //! Filling [`GramStats`] from chunk sources in one streaming pass (per fold, if asked).
 //!
 //! - Plain pairs: X and Y are read in lockstep, `rows` pairs per chunk.
-//! - Pair-grouped: one pass over the caption rows sums the captions of every image
-//!   (`S_i = Σ_{c ∈ i} y_c`, an `n_images x d_y` f32 buffer: the size of the image file) and
-//!   collects `Σ y`, `Σ y²`; one pass over the image rows then adds `Σ c_i x_iᵀx_i` and
-//!   `Σ x_iᵀ S_i`. The GEMM work scales with the number of images, not pairs.
+//! - Pair-grouped: one pass over the caption rows ([`crate::align::caption_pass`]) sums the
+//!   captions of every image (`S_i = Σ_{c ∈ i} y_c`, an `n_images x d_y` f32 buffer: the size
+//!   of the image file) and collects `Σ y`, `Σ y²`; one pass over the image rows then adds
+//!   `Σ c_i x_iᵀx_i` and `Σ x_iᵀ S_i`. The GEMM work scales with the number of images, not
+//!   pairs.
 //!
 //! Folds are contiguous blocks of pairs (plain) or of images (grouped: the captions of an
 //! image never straddle folds).
 
+use crate::align::caption_pass::CaptionPass;
 use crate::align::gram::GramStats;
 use crate::align::linalg::GramPrecision;
 use crate::align::pairs::Pairing;
@@ -153,37 +155,36 @@ fn grouped(
     let (dx, dy, n_img, k) = (x.cols(), y.cols(), x.rows(), stats.len());
     let (xname, yname) = (x.name().to_string(), y.name().to_string());
     // Pass 1: caption rows -> per-image sums and caption moments.
-    let mut sums = vec![0f32; n_img * dy];
+    let folds = (0..n_img).map(|i| fold_of(i, k, n_img) as u32).collect();
+    let mut pass = CaptionPass::new(g, dy, folds, k);
     let mut buf = Vec::new();
     y.rewind()?;
-    while let Some((start, r)) = y.next_into(&mut buf, chunk)? {
-        preprocess::rows_in_place(pre, &mut buf, dy, &yname, start)?;
-        for (i, row) in buf.chunks_exact(dy).enumerate() {
-            let img = g.image_of(start + i);
-            let s = &mut sums[img * dy..(img + 1) * dy];
-            s.iter_mut().zip(row).for_each(|(a, b)| *a += b);
-            if k > 1 {
-                stats[fold_of(img, k, n_img)].accumulate_caption_moments(row, 1)?;
-            }
-        }
-        if k == 1 {
-            stats[0].accumulate_caption_moments(&buf, r)?;
-        }
-        progress(r as u64);
+    while let Some((start, rows)) = y.next_chunk(&mut buf, chunk)? {
+        pass.add(rows, start, pre.l2_rows(), &yname)?;
+        progress((rows.len() / dy.max(1)) as u64);
+    }
+    let (sums, moments) = pass.finish();
+    for (s, (sum, sq)) in stats.iter_mut().zip(&moments) {
+        s.add_caption_moments(sum, sq)?;
     }
     // Pass 2: image rows, weighted by their caption counts.
     let counts: Vec<u32> = g.counts().into_iter().map(|c| c as u32).collect();
+    let checked = stats[0].checks_finite();
+    let mut px = Vec::new();
     x.rewind()?;
-    while let Some((start, r)) = x.next_into(&mut buf, chunk)? {
-        preprocess::rows_in_place(pre, &mut buf, dx, &xname, start)?;
+    while let Some((start, xs)) = x.next_chunk(&mut buf, chunk)? {
+        let r = xs.len() / dx.max(1);
+        let xs = prepared(pre, xs, &mut px, dx, &xname, start, checked)?;
         for (f, off, len) in segments(start, r, k, n_img) {
             let (a, b) = (start + off, start + off + len);
-            stats[f].accumulate_images(
-                &buf[off * dx..(off + len) * dx],
-                &counts[a..b],
-                &sums[a * dy..b * dy],
-                len,
-            )?;
+            stats[f]
+                .accumulate_images(
+                    &xs[off * dx..(off + len) * dx],
+                    &counts[a..b],
+                    &sums[a * dy..b * dy],
+                    len,
+                )
+                .map_err(|e| locate(e, a, &xname, &yname))?;
         }
         progress(r as u64);
     }

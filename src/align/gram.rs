@@ -164,7 +164,7 @@ impl GramStats {
     ///
     /// Adds `Σ c_i x_iᵀx_i` to `XᵀX` and `Σ x_iᵀ s_i` to `XᵀY`: the cost scales with the
     /// number of images, not pairs. The caption rows' own moments (`Σ y`, `Σ y²`) come from
-    /// [`Self::accumulate_caption_moments`], called once per caption row.
+    /// [`Self::accumulate_caption_moments`] or [`Self::add_caption_moments`].
     pub fn accumulate_images(
         &mut self,
         x: &[f32],
@@ -216,6 +216,16 @@ impl GramStats {
     pub fn accumulate_caption_moments(&mut self, y: &[f32], rows: usize) -> Result<()> {
         self.check_len("caption chunk", y.len(), rows * self.dy)?;
         self.add_y_moments(y);
+        Ok(())
+    }
+
+    /// Add caption moments summed elsewhere (`Σ y`, `Σ y²`, `dy` values each; grouped data,
+    /// see [`crate::align::caption_pass`]).
+    pub fn add_caption_moments(&mut self, sum: &[f64], sq: &[f64]) -> Result<()> {
+        self.check_len("caption column sums", sum.len(), self.dy)?;
+        self.check_len("caption column squares", sq.len(), self.dy)?;
+        add_into(&mut self.sum_y, sum, 1.0);
+        add_into(&mut self.sq_y, sq, 1.0);
         Ok(())
     }
 

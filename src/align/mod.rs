@@ -19,6 +19,7 @@
 //! ```
 
 pub mod accumulate;
+pub mod caption_pass;
 pub mod fit;
 pub mod fused;
 pub mod gram;

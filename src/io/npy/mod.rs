@@ -62,10 +62,12 @@ mod stats;
 mod stream;
 mod write;
 
+pub(crate) use convert::as_bytes_mut;
 pub use convert::Element;
 pub use header::{check_data_len, parse_header, DType, NpyHeader, MAX_HEADER_LEN};
 pub use mmap::MappedF32;
 pub use problem::NpyProblem;
+pub(crate) use read::advise_huge_pages;
 pub use read::{read_f32, read_f32_finite, read_f64, read_f64_finite, read_header, read_i64};
 pub use source::{npz_members, split_spec};
 pub use stats::{array_stats, ArrayStats};
