@@ -158,15 +158,11 @@ pub fn accumulate(
     assert!(input.shift_x.len() == dx && input.shift_y.len() == dy);
     let grid = Grid::new(dx, dy);
     let with_xtx = xtx_lower.is_some();
-    reset(&mut scratch.cxy, grid.ni * MR * grid.ld_xy());
-    reset(
-        &mut scratch.cxx,
-        if with_xtx {
-            grid.ni * MR * grid.ld_xx()
-        } else {
-            0
-        },
-    );
+    // The first row block stores its tiles over these (every tile read later is written).
+    scratch.cxy.resize(grid.ni * MR * grid.ld_xy(), 0.0);
+    if with_xtx {
+        scratch.cxx.resize(grid.ni * MR * grid.ld_xx(), 0.0);
+    }
     scratch.apack.resize(grid.ni * KC * MR, 0.0);
     let mut m = ChunkMoments::zeros(dx, dy);
     for k0 in (0..rows).step_by(KC) {
@@ -185,11 +181,6 @@ pub fn accumulate(
     }
     flush_xy(xty, &scratch.cxy, grid.ld_xy(), &input, &m);
     Ok(m)
-}
-
-fn reset(v: &mut Vec<f32>, len: usize) {
-    v.clear();
-    v.resize(len, 0.0);
 }
 
 /// Name the first non-finite input value, or report an f32 overflow of the products.
@@ -287,6 +278,7 @@ fn run_b_tasks(
                                 bpack.as_ptr(),
                                 cxy.at(i * MR * ld + j * NR),
                                 ld,
+                                k0 > 0,
                             )
                         }
                     }
@@ -306,6 +298,7 @@ fn run_b_tasks(
                                 bpack.as_ptr(),
                                 cxx.at(i * MR * ld + j * NR),
                                 ld,
+                                k0 > 0,
                             )
                         }
                     }
@@ -357,25 +350,25 @@ fn pack_b_x(input: &ChunkInput<'_>, k0: usize, kb: usize, j: usize, out: &mut [f
 fn flush_xx(acc: &mut [f64], cxx: &[f32], ld: usize, input: &ChunkInput<'_>, m: &ChunkMoments) {
     let d = input.dx;
     let c: Vec<f64> = input.shift_x.iter().map(|&v| v as f64).collect();
-    for i in 0..d {
+    acc.par_chunks_mut(d).enumerate().for_each(|(i, acc_row)| {
         let row = &cxx[i * ld..i * ld + i + 1];
-        for (j, (a, &p)) in acc[i * d..i * d + i + 1].iter_mut().zip(row).enumerate() {
+        for (j, (a, &p)) in acc_row[..=i].iter_mut().zip(row).enumerate() {
             *a += p as f64 + c[i] * m.swx[j] + m.swx[i] * c[j] + m.weight * c[i] * c[j];
         }
-    }
+    });
 }
 
 /// `acc += C_xy + c s_yᵀ + s_x tᵀ + R c tᵀ`.
 fn flush_xy(acc: &mut [f64], cxy: &[f32], ld: usize, input: &ChunkInput<'_>, m: &ChunkMoments) {
-    let (dx, dy, r) = (input.dx, input.dy, input.rows as f64);
+    let (dy, r) = (input.dy, input.rows as f64);
     let c: Vec<f64> = input.shift_x.iter().map(|&v| v as f64).collect();
     let t: Vec<f64> = input.shift_y.iter().map(|&v| v as f64).collect();
-    for i in 0..dx {
+    acc.par_chunks_mut(dy).enumerate().for_each(|(i, acc_row)| {
         let row = &cxy[i * ld..i * ld + dy];
-        for (j, (a, &p)) in acc[i * dy..(i + 1) * dy].iter_mut().zip(row).enumerate() {
+        for (j, (a, &p)) in acc_row.iter_mut().zip(row).enumerate() {
             *a += p as f64 + c[i] * m.sy[j] + m.sx[i] * t[j] + r * c[i] * t[j];
         }
-    }
+    });
 }
 
 /// Column means of a chunk rounded to f32: the shift the statistics keep for all chunks.
@@ -436,13 +429,11 @@ mod tests {
             shift_x: &sx,
             shift_y: &sy,
         };
-        let m = accumulate(
-            Some(&mut xtx),
-            &mut xty,
-            input,
-            &mut FusedScratch::default(),
-        )
-        .unwrap();
+        // A scratch left dirty by an earlier chunk: its tiles must be overwritten, not added to.
+        let mut scratch = FusedScratch::default();
+        let (mut t1, mut t2) = (vec![0f64; dx * dx], vec![0f64; dx * dy]);
+        accumulate(Some(&mut t1), &mut t2, input, &mut scratch).unwrap();
+        let m = accumulate(Some(&mut xtx), &mut xty, input, &mut scratch).unwrap();
         assert_eq!(m.weight, w.iter().map(|&v| v as f64).sum::<f64>());
         let mut worst = 0f64;
         for i in 0..dx {

@@ -30,10 +30,11 @@ pub fn kernel_acc(kb: usize, a: &[f32], b: &[f32], c: &mut [f32], ldc: usize) {
     assert!(ldc >= NR && c.len() >= (MR - 1) * ldc + NR);
     // SAFETY: AVX-512F is present (asserted) and every access stays inside the asserted
     // lengths of `a`, `b` and `c`.
-    unsafe { kernel_acc_raw(kb, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc) }
+    unsafe { kernel_acc_raw(kb, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, true) }
 }
 
-/// [`kernel_acc`] on raw pointers, for the parallel driver whose tasks own disjoint tiles.
+/// [`kernel_acc`] on raw pointers, for the parallel driver whose tasks own disjoint tiles;
+/// `accumulate = false` stores the block's sums over the tile instead of adding them.
 ///
 /// # Safety
 /// AVX-512F must be available; `a`, `b` must point to `kb·MR`, `kb·NR` readable values and
@@ -44,14 +45,15 @@ pub(crate) unsafe fn kernel_acc_raw(
     b: *const f32,
     c: *mut f32,
     ldc: usize,
+    accumulate: bool,
 ) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: forwarded from the caller's contract (the same micro-kernel as retrieval's).
     unsafe {
-        crate::retrieve::kernel::micro_kernel_acc_raw(kb, a, b, c, ldc)
+        crate::retrieve::kernel::micro_kernel_acc_raw(kb, a, b, c, ldc, accumulate)
     }
     #[cfg(not(target_arch = "x86_64"))]
-    unreachable!("available() is false off x86_64 ({kb} {a:?} {b:?} {c:?} {ldc})")
+    unreachable!("available() is false off x86_64 ({kb} {a:?} {b:?} {c:?} {ldc} {accumulate})")
 }
 
 /// Moments of packed values, summed in f64 lanes over one block:

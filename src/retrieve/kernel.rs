@@ -148,9 +148,9 @@ pub fn micro_kernel_portable(d: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     }
 }
 
-/// `C[r][j] += Σ_{k < d} a[k·MR + r]·b[k·NR + j]` on a tile of `c` with leading dimension
-/// `ldc`: one FMA chain from zero per entry, added to the stored value once (the Gram
-/// statistics' block products, [`crate::align::tile`]).
+/// `C[r][j] (+)= Σ_{k < d} a[k·MR + r]·b[k·NR + j]` on a tile of `c` with leading dimension
+/// `ldc`: one FMA chain from zero per entry, added to the stored value once (`accumulate`)
+/// or stored over it (the Gram statistics' block products, [`crate::align::tile`]).
 ///
 /// # Safety
 /// AVX-512F must be available ([`has_avx512`]); `a`, `b` must point to `d·MR`, `d·NR` readable
@@ -163,9 +163,10 @@ pub(crate) unsafe fn micro_kernel_acc_raw(
     b: *const f32,
     c: *mut f32,
     ldc: usize,
+    accumulate: bool,
 ) {
     // SAFETY: forwarded from the caller's contract.
-    unsafe { avx512::micro_kernel_ld(d, a, b, c, ldc, true) }
+    unsafe { avx512::micro_kernel_ld(d, a, b, c, ldc, accumulate) }
 }
 
 /// Bit mask of the lanes `j < NR` of `scores` (NR values) with `scores[j] >= threshold`
