@@ -10,7 +10,7 @@
 //! Folds are contiguous blocks of pairs (plain) or of images (grouped: the captions of an
 //! image never straddle folds).
 
-use crate::align::caption_pass::CaptionPass;
+use crate::align::caption_pass::{gather_sums, CaptionPass};
 use crate::align::gram::GramStats;
 use crate::align::linalg::GramPrecision;
 use crate::align::pairs::Pairing;
@@ -152,41 +152,100 @@ fn grouped(
     chunk: usize,
     progress: Progress<'_>,
 ) -> Result<()> {
-    let (dx, dy, n_img, k) = (x.cols(), y.cols(), x.rows(), stats.len());
-    let (xname, yname) = (x.name().to_string(), y.name().to_string());
-    // Pass 1: caption rows -> per-image sums and caption moments.
+    if y.all_rows().is_none() {
+        let sums = caption_pass(y, g, pre, stats, chunk, progress)?;
+        let captions = Captions::Summed(&sums, y.cols(), y.name());
+        return image_pass(x, captions, g, pre, stats, chunk, progress);
+    }
+    let y: &dyn ChunkSource = y;
+    let rows = y.all_rows().unwrap_or_default();
+    image_pass(x, Captions::Rows(rows, y), g, pre, stats, chunk, progress)
+}
+
+/// Where the image pass gets each image's caption sum.
+enum Captions<'a> {
+    /// All sums, from [`caption_pass`] (`n_images x dy`, columns, caption file name).
+    Summed(&'a [f32], usize, &'a str),
+    /// All caption rows of a source that holds them: sums gathered chunk by chunk.
+    Rows(&'a [f32], &'a dyn ChunkSource),
+}
+
+/// Stream the caption rows once: every image's caption sum (returned, `n_images x dy`) and
+/// the caption moments (added to `stats`).
+fn caption_pass(
+    y: &mut dyn ChunkSource,
+    g: &crate::io::Grouping,
+    pre: &Preprocess,
+    stats: &mut [GramStats],
+    chunk: usize,
+    progress: Progress<'_>,
+) -> Result<Vec<f32>> {
+    let (dy, n_img, k) = (y.cols(), g.n_images(), stats.len());
+    let name = y.name().to_string();
     let folds = (0..n_img).map(|i| fold_of(i, k, n_img) as u32).collect();
     let mut pass = CaptionPass::new(g, dy, folds, k);
     let mut buf = Vec::new();
     y.rewind()?;
     while let Some((start, rows)) = y.next_chunk(&mut buf, chunk)? {
-        pass.add(rows, start, pre.l2_rows(), &yname)?;
+        pass.add(rows, start, pre.l2_rows(), &name)?;
         progress((rows.len() / dy.max(1)) as u64);
     }
     let (sums, moments) = pass.finish();
     for (s, (sum, sq)) in stats.iter_mut().zip(&moments) {
         s.add_caption_moments(sum, sq)?;
     }
-    // Pass 2: image rows, weighted by their caption counts.
+    Ok(sums)
+}
+
+/// Stream the image rows, weighted by their caption counts, against their caption sums
+/// (gathered per chunk from the caption rows, with the caption moments, when they can be
+/// addressed).
+fn image_pass(
+    x: &mut dyn ChunkSource,
+    captions: Captions<'_>,
+    g: &crate::io::Grouping,
+    pre: &Preprocess,
+    stats: &mut [GramStats],
+    chunk: usize,
+    progress: Progress<'_>,
+) -> Result<()> {
+    let (dx, n_img, k) = (x.cols(), x.rows(), stats.len());
+    let (dy, yname) = match captions {
+        Captions::Summed(_, dy, name) => (dy, name.to_string()),
+        Captions::Rows(_, y) => (y.cols(), y.name().to_string()),
+    };
+    let xname = x.name().to_string();
     let counts: Vec<u32> = g.counts().into_iter().map(|c| c as u32).collect();
     let checked = stats[0].checks_finite();
-    let mut px = Vec::new();
+    let (mut buf, mut px, mut gathered) = (Vec::new(), Vec::new(), Vec::new());
     x.rewind()?;
     while let Some((start, xs)) = x.next_chunk(&mut buf, chunk)? {
         let r = xs.len() / dx.max(1);
         let xs = prepared(pre, xs, &mut px, dx, &xname, start, checked)?;
         for (f, off, len) in segments(start, r, k, n_img) {
             let (a, b) = (start + off, start + off + len);
+            let sums = match captions {
+                Captions::Summed(all, ..) => &all[a * dy..b * dy],
+                Captions::Rows(rows, _) => {
+                    let l2 = pre.l2_rows();
+                    let (s, q) = gather_sums(rows, dy, g, a..b, l2, &yname, &mut gathered)?;
+                    stats[f].add_caption_moments(&s, &q)?;
+                    &gathered[..]
+                }
+            };
             stats[f]
-                .accumulate_images(
-                    &xs[off * dx..(off + len) * dx],
-                    &counts[a..b],
-                    &sums[a * dy..b * dy],
-                    len,
-                )
+                .accumulate_images(&xs[off * dx..(off + len) * dx], &counts[a..b], sums, len)
                 .map_err(|e| locate(e, a, &xname, &yname))?;
         }
-        progress(r as u64);
+        let mut rows_read = r;
+        if let Captions::Rows(_, y) = captions {
+            // Drop the pages of this chunk's captions (all of them, for sorted groupings).
+            let cs = g.captions_of_images(start..start + r);
+            let lo = cs.iter().min().copied().unwrap_or(0);
+            y.release_rows(lo, cs.iter().max().map_or(0, |&c| c + 1));
+            rows_read += cs.len();
+        }
+        progress(rows_read as u64);
     }
     Ok(())
 }
@@ -194,6 +253,109 @@ fn grouped(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::align::preprocess::Normalize;
+    use crate::align::source::MemSource;
+    use crate::io::Grouping;
+    use crate::matrix::RowMatrix;
+
+    /// A source that can only stream (no [`ChunkSource::all_rows`]): grouped fits take the
+    /// separate caption pass.
+    struct StreamOnly<'a>(MemSource<'a>);
+
+    impl ChunkSource for StreamOnly<'_> {
+        fn rows(&self) -> usize {
+            self.0.rows()
+        }
+        fn cols(&self) -> usize {
+            self.0.cols()
+        }
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+        fn rewind(&mut self) -> Result<()> {
+            self.0.rewind()
+        }
+        fn next_into(&mut self, b: &mut Vec<f32>, r: usize) -> Result<Option<(usize, usize)>> {
+            self.0.next_into(b, r)
+        }
+    }
+
+    fn matrix(n: usize, d: usize, seed: usize) -> RowMatrix<f32> {
+        let v = (0..n * d)
+            .map(|i| (((i * 7919 + seed * 104729) % 1009) as f32 - 504.0) / 300.0)
+            .collect();
+        RowMatrix::from_vec(n, d, v).unwrap()
+    }
+
+    #[test]
+    fn gathered_and_streamed_caption_sums_agree() {
+        // Captions out of image order, one image without captions, 3 folds, chunks that
+        // straddle fold boundaries.
+        let (n_img, dx, dy) = (41, 19, 23);
+        let image_of: Vec<usize> = (0..150).map(|c| (c * 13 + c / 7) % 40).collect();
+        let g = Grouping::new(image_of, n_img).unwrap();
+        let (x, y) = (matrix(n_img, dx, 1), matrix(150, dy, 2));
+        for normalize in [Normalize::None, Normalize::L2] {
+            let pre = Preprocess {
+                normalize,
+                ..Preprocess::default()
+            };
+            let run = |stream_only: bool| {
+                let mut xs = MemSource::new(&x, "x");
+                let mut ym = MemSource::new(&y, "y");
+                let mut ys = StreamOnly(MemSource::new(&y, "y"));
+                let ysrc: &mut dyn ChunkSource = if stream_only { &mut ys } else { &mut ym };
+                let pairing = Pairing::Grouped(&g);
+                let p = GramPrecision::F32;
+                accumulate(&mut xs, ysrc, pairing, &pre, true, p, 3, 10, &|_| {}).unwrap()
+            };
+            let (gathered, streamed) = (run(false), run(true));
+            for (a, b) in gathered.iter().zip(&streamed) {
+                assert_eq!(a.n(), b.n());
+                // Same caption sums, same image chunks: the products agree bit for bit.
+                assert_eq!(a.xty().as_slice(), b.xty().as_slice());
+                assert_eq!(a.xtx().unwrap().as_slice(), b.xtx().unwrap().as_slice());
+                assert_eq!(a.sum_x(), b.sum_x());
+                // Caption moments are summed in another order.
+                for (u, v) in a
+                    .sum_y()
+                    .iter()
+                    .zip(b.sum_y())
+                    .chain(a.sq_y().iter().zip(b.sq_y()))
+                {
+                    assert!((u - v).abs() <= 1e-12 * (1.0 + v.abs()), "{u} vs {v}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gathered_caption_errors_name_the_caption_row() {
+        let g = Grouping::from_counts(&[3, 3, 3, 3]);
+        let x = matrix(4, 5, 3);
+        let mut y = matrix(12, 6, 4);
+        y.as_mut_slice()[7 * 6 + 2] = f32::INFINITY;
+        let mut xs = MemSource::new(&x, "x.npy");
+        let mut ys = MemSource::new(&y, "y.npy");
+        let pre = Preprocess::default();
+        let p = GramPrecision::F32;
+        let e = accumulate(
+            &mut xs,
+            &mut ys,
+            Pairing::Grouped(&g),
+            &pre,
+            true,
+            p,
+            1,
+            2,
+            &|_| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, Error::NonFinite { ref what, row: 7, col: 2 } if what == "y.npy"),
+            "{e:?}"
+        );
+    }
 
     #[test]
     fn segments_cover_and_respect_folds() {

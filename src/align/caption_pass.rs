@@ -1,18 +1,27 @@
-//! Pass 1 of a pair-grouped fit: per-image caption sums and caption moments, one
-//! column-parallel sweep per chunk of caption rows.
+//! Caption sums of a pair-grouped fit: `S_i = Σ_{c ∈ i} y_c` per image and the caption
+//! moments, from the caption rows.
 //!
 //! For every caption row `y_c` (unit-normalized first when the fit asks for L2 rows, with
 //! exactly the rounding of [`crate::matrix::l2_normalize_rows`]):
 //!
 //! - `S_i += y_c` for `i = image_of(c)`, in f32, in caption-row order (so `S` does not depend
-//!   on the thread count);
+//!   on the thread count or on which of the two ways below made it);
 //! - `Σ y += y_c`, `Σ y² += y_c²` per column in f64, per fold of the image.
 //!
-//! Tasks own blocks of [`BLOCK`] columns of `S` and of the moments, so the chunk is read in
-//! place (no copy) and nothing is shared between tasks. Non-finite values are caught by the
-//! chunk's f64 moments (or the row norm, under L2) and named by absolute caption row.
+//! Two ways, one result:
+//!
+//! - [`gather_sums`]: when all caption rows can be addressed (a mapped file, a matrix in
+//!   memory), the sums of a chunk of images are gathered right before that chunk's products,
+//!   one task per block of images: no pass of its own and no `n_images x dy` buffer.
+//! - [`CaptionPass`]: for sources that can only stream, one pass over the caption rows first,
+//!   read in place, tasks owning blocks of [`BLOCK`] columns of the full `S`.
+//!
+//! Non-finite values are caught by the f64 moments (or the row norm, under L2) and named by
+//! absolute caption row.
 
 use rayon::prelude::*;
+
+use std::ops::Range;
 
 use crate::error::{Error, Result};
 use crate::io::Grouping;
@@ -150,8 +159,131 @@ fn huge_zeros(n: usize) -> Vec<f32> {
     v
 }
 
-/// Per-row multipliers: `1`, or under L2 `(1/‖y‖) as f32` (a zero row is
-/// [`Error::ZeroVector`], a non-finite one [`Error::NonFinite`]).
+/// Images per task of [`gather_sums`].
+const IMAGES_PER_TASK: usize = 32;
+
+/// The caption sums of image rows `images` into `out` (`images.len() x dy`, row-major),
+/// gathered from `y`, all caption rows (`n_captions x dy`); returns the `(Σ y, Σ y²)` of those
+/// captions. `l2`: unit-normalize each caption row first; `name` names the caption file.
+#[allow(clippy::too_many_arguments)]
+pub fn gather_sums(
+    y: &[f32],
+    dy: usize,
+    g: &Grouping,
+    images: Range<usize>,
+    l2: bool,
+    name: &str,
+    out: &mut Vec<f32>,
+) -> Result<FoldMoments> {
+    out.clear();
+    out.resize(images.len() * dy, 0.0);
+    let parts: Vec<Vec<f64>> = out
+        .par_chunks_mut(IMAGES_PER_TASK * dy.max(1))
+        .enumerate()
+        .map(|(t, block)| {
+            let first = images.start + t * IMAGES_PER_TASK;
+            let gather = Gather { y, dy, g, l2, name };
+            gather.block(first, block)
+        })
+        .collect::<Result<_>>()?;
+    let (mut sum, mut sq) = (vec![0f64; dy], vec![0f64; dy]);
+    for m in &parts {
+        sum.iter_mut().zip(&m[..dy]).for_each(|(t, v)| *t += v);
+        sq.iter_mut().zip(&m[dy..]).for_each(|(t, v)| *t += v);
+    }
+    Ok((sum, sq))
+}
+
+/// What a [`gather_sums`] task reads.
+struct Gather<'a> {
+    y: &'a [f32],
+    dy: usize,
+    g: &'a Grouping,
+    l2: bool,
+    name: &'a str,
+}
+
+impl Gather<'_> {
+    /// Sum the captions of images `first..` into the rows of `block`; returns their
+    /// `[Σ y | Σ y²]`.
+    fn block(&self, first: usize, block: &mut [f32]) -> Result<Vec<f64>> {
+        let dy = self.dy;
+        let mut m = vec![0f64; 2 * dy];
+        for (i, dst) in block.chunks_exact_mut(dy).enumerate() {
+            for &c in self.g.captions_of(first + i) {
+                let row = &self.y[c * dy..(c + 1) * dy];
+                let scale = unit_scale(row, self.l2, self.name, c)?;
+                let (s, q) = m.split_at_mut(dy);
+                add_scaled(dst, row, scale, s, q);
+            }
+        }
+        if m.iter().any(|v| !v.is_finite()) {
+            let images = first..first + block.len() / dy;
+            for &c in self.g.captions_of_images(images) {
+                check_finite_rows(&self.y[c * dy..(c + 1) * dy], dy, self.name, c)?;
+            }
+        }
+        Ok(m)
+    }
+}
+
+/// The row multiplier: `1`, or under L2 `(1/‖y‖) as f32` (a zero row is
+/// [`Error::ZeroVector`], a non-finite one [`Error::NonFinite`], both naming `row`).
+fn unit_scale(y: &[f32], l2: bool, name: &str, row: usize) -> Result<f32> {
+    if !l2 {
+        return Ok(1.0);
+    }
+    let norm = norm_f64(y);
+    if !norm.is_finite() {
+        check_finite_rows(y, y.len(), name, row)?;
+    }
+    if norm == 0.0 || !norm.is_finite() {
+        return Err(Error::ZeroVector {
+            what: name.to_string(),
+            row,
+        });
+    }
+    Ok((1.0 / norm) as f32)
+}
+
+/// `dst += scale·src` (f32), `s += scale·src`, `q += (scale·src)²` (f64).
+fn add_scaled(dst: &mut [f32], src: &[f32], scale: f32, s: &mut [f64], q: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::retrieve::kernel::has_avx512() {
+        // SAFETY: AVX-512F is available (checked above).
+        return unsafe { add_scaled_avx512(dst, src, scale, s, q) };
+    }
+    add_scaled_body(dst, src, scale, s, q)
+}
+
+/// [`add_scaled_body`] compiled for AVX-512.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn add_scaled_avx512(
+    dst: &mut [f32],
+    src: &[f32],
+    scale: f32,
+    s: &mut [f64],
+    q: &mut [f64],
+) {
+    add_scaled_body(dst, src, scale, s, q)
+}
+
+#[inline(always)]
+fn add_scaled_body(dst: &mut [f32], src: &[f32], scale: f32, s: &mut [f64], q: &mut [f64]) {
+    for (((d, &v), s), q) in dst.iter_mut().zip(src).zip(s).zip(q) {
+        let v = v * scale;
+        *d += v;
+        let v = v as f64;
+        *s += v;
+        *q += v * v;
+    }
+}
+
+/// Per-row multipliers of a chunk of caption rows starting at row `start` ([`unit_scale`]).
 fn row_scales(rows: &[f32], dy: usize, l2: bool, name: &str, start: usize) -> Result<Vec<f32>> {
     let r = rows.len() / dy;
     if !l2 {
@@ -159,19 +291,7 @@ fn row_scales(rows: &[f32], dy: usize, l2: bool, name: &str, start: usize) -> Re
     }
     rows.par_chunks_exact(dy)
         .enumerate()
-        .map(|(i, row)| {
-            let norm = norm_f64(row);
-            if !norm.is_finite() {
-                check_finite_rows(row, dy, name, start + i)?;
-            }
-            if norm == 0.0 || !norm.is_finite() {
-                return Err(Error::ZeroVector {
-                    what: name.to_string(),
-                    row: start + i,
-                });
-            }
-            Ok((1.0 / norm) as f32)
-        })
+        .map(|(i, row)| unit_scale(row, true, name, start + i))
         .collect()
 }
 
@@ -207,13 +327,7 @@ fn column_block_body(chunk: &Chunk<'_>, c0: usize, w: usize, sums: SumsPtr) -> V
         // belong to this task alone.
         let dst = unsafe { sums.slice(img * dy + c0, w) };
         let (s, q) = m[f as usize * 2 * w..(f as usize + 1) * 2 * w].split_at_mut(w);
-        for (((d, &v), s), q) in dst.iter_mut().zip(src).zip(s).zip(q) {
-            let v = v * scale;
-            *d += v;
-            let v = v as f64;
-            *s += v;
-            *q += v * v;
-        }
+        add_scaled_body(dst, src, scale, s, q);
     }
     m
 }

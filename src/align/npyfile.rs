@@ -103,6 +103,14 @@ impl ChunkSource for NpyStream {
         m.map.prefetch_rows(start + r, start + 2 * r);
         Ok(Some((start, &m.map.as_slice()[start * d..(start + r) * d])))
     }
+    fn all_rows(&self) -> Option<&[f32]> {
+        self.mapped.as_ref().map(|m| m.map.as_slice())
+    }
+    fn release_rows(&self, start: usize, end: usize) {
+        if let Some(m) = &self.mapped {
+            m.map.release_rows(start, end);
+        }
+    }
     fn next_into(&mut self, buf: &mut Vec<f32>, max_rows: usize) -> Result<Option<(usize, usize)>> {
         let d = self.cols();
         if self.served == self.pending_rows {

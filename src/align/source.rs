@@ -36,6 +36,18 @@ pub trait ChunkSource {
             .next_into(buf, max_rows)?
             .map(|(start, _)| (start, &buf[..])))
     }
+
+    /// All rows at once (`rows x cols`, row-major) for random access, when the source holds
+    /// them (a matrix in memory, a mapped file); `None` for sources that can only stream.
+    fn all_rows(&self) -> Option<&[f32]> {
+        None
+    }
+
+    /// Hint that rows `start..end` of [`Self::all_rows`] are not needed again soon (a mapped
+    /// file drops their pages from this process; they stay valid and in the page cache).
+    fn release_rows(&self, start: usize, end: usize) {
+        let _ = (start, end);
+    }
 }
 
 /// A matrix in memory as a [`ChunkSource`].
@@ -97,6 +109,9 @@ impl ChunkSource for MemSource<'_> {
             start,
             &self.m.as_slice()[start * d..(start + r) * d],
         )))
+    }
+    fn all_rows(&self) -> Option<&[f32]> {
+        Some(self.m.as_slice())
     }
 }
 

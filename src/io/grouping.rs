@@ -92,6 +92,11 @@ impl Grouping {
         &self.captions_by_image[self.offsets[image]..self.offsets[image + 1]]
     }
 
+    /// The caption rows of image rows `images` (image by image, each ascending).
+    pub fn captions_of_images(&self, images: std::ops::Range<usize>) -> &[usize] {
+        &self.captions_by_image[self.offsets[images.start]..self.offsets[images.end]]
+    }
+
     /// Number of captions of every image row.
     pub fn counts(&self) -> Vec<usize> {
         self.offsets.windows(2).map(|w| w[1] - w[0]).collect()
