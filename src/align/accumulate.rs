@@ -1,11 +1,12 @@
 //! Filling [`GramStats`] from chunk sources in one streaming pass (per fold, if asked).
 //!
 //! - Plain pairs: X and Y are read in lockstep, `rows` pairs per chunk.
-//! - Pair-grouped: one pass over the caption rows ([`crate::align::caption_pass`]) sums the
-//!   captions of every image (`S_i = Σ_{c ∈ i} y_c`, an `n_images x d_y` f32 buffer: the size
-//!   of the image file) and collects `Σ y`, `Σ y²`; one pass over the image rows then adds
-//!   `Σ c_i x_iᵀx_i` and `Σ x_iᵀ S_i`. The GEMM work scales with the number of images, not
-//!   pairs.
+//! - Pair-grouped: one pass over the image rows adds `Σ c_i x_iᵀx_i` and `Σ x_iᵀ S_i`, with
+//!   `S_i = Σ_{c ∈ i} y_c` the caption sum of image `i` and `c_i` its caption count, so the
+//!   GEMM work scales with the number of images, not pairs. The caption sums and `Σ y`, `Σ y²`
+//!   come from [`crate::align::caption_pass`]: gathered per image chunk when the caption rows
+//!   can be addressed (mapped file, memory), else from one streaming pass over the caption
+//!   rows first (an `n_images x d_y` f32 buffer: the size of the image file).
 //!
 //! Folds are contiguous blocks of pairs (plain) or of images (grouped: the captions of an
 //! image never straddle folds).
