@@ -5,8 +5,9 @@
 //!   `S_i = Σ_{c ∈ i} y_c` the caption sum of image `i` and `c_i` its caption count, so the
 //!   GEMM work scales with the number of images, not pairs. The caption sums and `Σ y`, `Σ y²`
 //!   come from [`crate::align::caption_pass`]: gathered per image chunk when the caption rows
-//!   can be addressed (mapped file, memory), else from one streaming pass over the caption
-//!   rows first (an `n_images x d_y` f32 buffer: the size of the image file).
+//!   can be addressed (mapped file, memory) and come in image order, else from one streaming
+//!   pass over the caption rows first (an `n_images x d_y` f32 buffer: the size of the image
+//!   file).
 //!
 //! Folds are contiguous blocks of pairs (plain) or of images (grouped: the captions of an
 //! image never straddle folds).
@@ -153,7 +154,10 @@ fn grouped(
     chunk: usize,
     progress: Progress<'_>,
 ) -> Result<()> {
-    if y.all_rows().is_none() {
+    // Gathering reads each image chunk's captions as one run of rows only when they come in
+    // image order; otherwise (COCO annotation order, say) it would touch pages all over the
+    // caption file for every chunk, so one sequential caption pass is faster and smaller.
+    if y.all_rows().is_none() || !g.captions_in_image_order() {
         let sums = caption_pass(y, g, pre, stats, chunk, progress)?;
         let captions = Captions::Summed(&sums, y.cols(), y.name());
         return image_pass(x, captions, g, pre, stats, chunk, progress);
@@ -240,10 +244,11 @@ fn image_pass(
         }
         let mut rows_read = r;
         if let Captions::Rows(_, y) = captions {
-            // Drop the pages of this chunk's captions (all of them, for sorted groupings).
+            // Drop the pages of this chunk's captions: one run of rows (image order).
             let cs = g.captions_of_images(start..start + r);
-            let lo = cs.iter().min().copied().unwrap_or(0);
-            y.release_rows(lo, cs.iter().max().map_or(0, |&c| c + 1));
+            if let (Some(&lo), Some(&hi)) = (cs.first(), cs.last()) {
+                y.release_rows(lo, hi + 1);
+            }
             rows_read += cs.len();
         }
         progress(rows_read as u64);
@@ -290,13 +295,19 @@ mod tests {
 
     #[test]
     fn gathered_and_streamed_caption_sums_agree() {
-        // Captions out of image order, one image without captions, 3 folds, chunks that
-        // straddle fold boundaries.
+        // Captions in image order (gathered from memory) with an image without captions, and
+        // out of order (both take the caption pass); 3 folds, chunks that straddle them.
         let (n_img, dx, dy) = (41, 19, 23);
-        let image_of: Vec<usize> = (0..150).map(|c| (c * 13 + c / 7) % 40).collect();
-        let g = Grouping::new(image_of, n_img).unwrap();
+        let mut image_of: Vec<usize> = (0..150).map(|c| (c * 13 + c / 7) % 40).collect();
+        let shuffled = Grouping::new(image_of.clone(), n_img).unwrap();
+        image_of.sort();
+        let sorted = Grouping::new(image_of, n_img).unwrap();
+        assert!(sorted.captions_in_image_order() && !shuffled.captions_in_image_order());
         let (x, y) = (matrix(n_img, dx, 1), matrix(150, dy, 2));
-        for normalize in [Normalize::None, Normalize::L2] {
+        for (normalize, g) in [Normalize::None, Normalize::L2]
+            .into_iter()
+            .flat_map(|n| [(n, &sorted), (n, &shuffled)])
+        {
             let pre = Preprocess {
                 normalize,
                 ..Preprocess::default()
@@ -306,7 +317,7 @@ mod tests {
                 let mut ym = MemSource::new(&y, "y");
                 let mut ys = StreamOnly(MemSource::new(&y, "y"));
                 let ysrc: &mut dyn ChunkSource = if stream_only { &mut ys } else { &mut ym };
-                let pairing = Pairing::Grouped(&g);
+                let pairing = Pairing::Grouped(g);
                 let p = GramPrecision::F32;
                 accumulate(&mut xs, ysrc, pairing, &pre, true, p, 3, 10, &|_| {}).unwrap()
             };

@@ -92,6 +92,12 @@ impl Grouping {
         &self.captions_by_image[self.offsets[image]..self.offsets[image + 1]]
     }
 
+    /// Whether caption rows come in image order (`image_of` never decreases): then the
+    /// captions of any run of images are one contiguous run of caption rows.
+    pub fn captions_in_image_order(&self) -> bool {
+        self.image_of_caption.windows(2).all(|w| w[0] <= w[1])
+    }
+
     /// The caption rows of image rows `images` (image by image, each ascending).
     pub fn captions_of_images(&self, images: std::ops::Range<usize>) -> &[usize] {
         &self.captions_by_image[self.offsets[images.start]..self.offsets[images.end]]
