@@ -11,10 +11,12 @@
 //! Two ways, one result:
 //!
 //! - [`gather_sums`]: when all caption rows can be addressed (a mapped file, a matrix in
-//!   memory), the sums of a chunk of images are gathered right before that chunk's products,
-//!   one task per block of images: no pass of its own and no `n_images x dy` buffer.
-//! - [`CaptionPass`]: for sources that can only stream, one pass over the caption rows first,
-//!   read in place, tasks owning blocks of [`BLOCK`] columns of the full `S`.
+//!   memory) and come in image order, the sums of a chunk of images are gathered right before
+//!   that chunk's products, one task per block of images: no pass of its own and no
+//!   `n_images x dy` buffer.
+//! - [`CaptionPass`]: for sources that can only stream or captions out of image order, one
+//!   pass over the caption rows first, read in place, tasks owning blocks of [`BLOCK`] columns
+//!   of the full `S`.
 //!
 //! Non-finite values are caught by the f64 moments (or the row norm, under L2) and named by
 //! absolute caption row.
@@ -94,7 +96,13 @@ impl<'g> CaptionPass<'g> {
     pub fn add(&mut self, rows: &[f32], start: usize, l2: bool, name: &str) -> Result<()> {
         let dy = self.dy.max(1);
         let r = rows.len() / dy;
-        let images = &self.grouping.image_of_caption()[start..start + r];
+        let Some(images) = self.grouping.image_of_caption().get(start..start + r) else {
+            return Err(Error::shape(
+                "caption rows",
+                format!("at most {} rows", self.grouping.n_captions()),
+                format!("rows {start}..{}", start + r),
+            ));
+        };
         let scales = row_scales(rows, dy, l2, name, start)?;
         let folds: Vec<u32> = images.iter().map(|&i| self.fold_of_image[i]).collect();
         let chunk = Chunk {
@@ -175,6 +183,17 @@ pub fn gather_sums(
     name: &str,
     out: &mut Vec<f32>,
 ) -> Result<FoldMoments> {
+    if images.end > g.n_images() || y.len() != g.n_captions() * dy {
+        return Err(Error::shape(
+            "gather_sums",
+            format!(
+                "images < {}, {} caption rows of {dy}",
+                g.n_images(),
+                g.n_captions()
+            ),
+            format!("images {images:?}, {} values", y.len()),
+        ));
+    }
     out.clear();
     out.resize(images.len() * dy, 0.0);
     let parts: Vec<Vec<f64>> = out
@@ -399,6 +418,23 @@ mod tests {
             assert!((m[0].0[j] - fold0).abs() < 1e-12);
             assert!((m[1].0[j] - fold1).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn rows_outside_the_grouping_are_an_error() {
+        let g = Grouping::from_counts(&[2, 2]);
+        let y = rows(4, 3);
+        let mut pass = CaptionPass::new(&g, 3, vec![0, 0], 1);
+        assert!(matches!(
+            pass.add(&y, 2, false, "y"),
+            Err(Error::Shape { .. })
+        ));
+        let mut out = Vec::new();
+        assert!(gather_sums(&y, 3, &g, 1..3, false, "y", &mut out).is_err());
+        assert!(gather_sums(&y[3..], 3, &g, 0..2, false, "y", &mut out).is_err());
+        let (s, _) = gather_sums(&y, 3, &g, 1..2, false, "y", &mut out).unwrap();
+        assert_eq!(out, (0..3).map(|j| y[6 + j] + y[9 + j]).collect::<Vec<_>>());
+        assert_eq!(s[0], y[6] as f64 + y[9] as f64);
     }
 
     #[test]
