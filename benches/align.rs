@@ -2,7 +2,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use recap::align::linalg::{self, ChunkScratch, GramPrecision};
-use recap::align::{fit_matrices, FitOptions, Method};
+use recap::align::{fit_matrices, FitOptions, GramStats, Method};
 use recap::RowMatrix;
 
 fn data(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
@@ -40,6 +40,7 @@ pub fn align(c: &mut Criterion) {
             },
         );
     }
+    gram_stats_chunks(&mut g);
     g.throughput(Throughput::Elements(1));
     let xm = RowMatrix::from_vec(rows, d, x).unwrap();
     let ym = RowMatrix::from_vec(rows, d, y).unwrap();
@@ -51,4 +52,30 @@ pub fn align(c: &mut Criterion) {
         });
     }
     g.finish();
+}
+
+/// One streamed chunk of `GramStats` at the CLI's chunk size and CLIP ViT-L's width, as a fit
+/// runs it (the fused AVX-512 path on CPUs that have it, else faer), with and without `XᵀX`;
+/// throughput in useful flops (`n·d·(d+1)` for the triangle, `2·n·d²` for `XᵀY`).
+fn gram_stats_chunks(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    let (rows, d) = (4096, 768);
+    let x = data(rows, d, 3);
+    let y = data(rows, d, 4);
+    let path = if recap::align::tile::available() {
+        "fused"
+    } else {
+        "faer"
+    };
+    for with_xtx in [true, false] {
+        let flops = 2 * rows * d * d + if with_xtx { rows * d * (d + 1) } else { 0 };
+        g.throughput(Throughput::Elements(flops as u64));
+        let name = if with_xtx { "ridge" } else { "procrustes" };
+        g.bench_function(
+            BenchmarkId::new(format!("gram_stats_chunk_4096x768_{path}"), name),
+            |b| {
+                let mut s = GramStats::new(d, d, with_xtx).with_precision(GramPrecision::F32);
+                b.iter(|| s.accumulate(&x, &y, rows).unwrap())
+            },
+        );
+    }
 }
