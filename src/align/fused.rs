@@ -264,47 +264,33 @@ fn run_b_tasks(
         .par_iter()
         .map(|&task| {
             let mut bpack = [0f32; KC * NR];
-            match task {
+            let (j, first, c, ld, mom) = match task {
                 BTask::Cross(j) => {
                     let mom = pack_b_y(input, k0, kb, j, &mut bpack);
-                    let ld = grid.ld_xy();
-                    for i in 0..grid.ni {
-                        // SAFETY: tile (i, j) of C_xy lies inside the buffer (ni·MR rows of ld)
-                        // and column panel j belongs to this task only; AVX-512 was asserted.
-                        unsafe {
-                            tile::kernel_acc_raw(
-                                kb,
-                                apack.as_ptr().add(i * KC * MR),
-                                bpack.as_ptr(),
-                                cxy.at(i * MR * ld + j * NR),
-                                ld,
-                                k0 > 0,
-                            )
-                        }
-                    }
-                    Some(mom)
+                    (j, 0, cxy, grid.ld_xy(), Some(mom))
                 }
                 BTask::Gram(j) => {
                     pack_b_x(input, k0, kb, j, &mut bpack);
-                    let ld = grid.ld_xx();
                     // Tiles holding an entry on or below the diagonal: MR·i + MR − 1 >= NR·j.
                     let first = (NR * j).saturating_sub(MR - 1).div_ceil(MR);
-                    for i in first..grid.ni {
-                        // SAFETY: as above, for C_xx.
-                        unsafe {
-                            tile::kernel_acc_raw(
-                                kb,
-                                apack.as_ptr().add(i * KC * MR),
-                                bpack.as_ptr(),
-                                cxx.at(i * MR * ld + j * NR),
-                                ld,
-                                k0 > 0,
-                            )
-                        }
-                    }
-                    None
+                    (j, first, cxx, grid.ld_xx(), None)
+                }
+            };
+            for i in first..grid.ni {
+                // SAFETY: tile (i, j) lies inside its C buffer (ni·MR rows of ld), column
+                // panel j of that buffer belongs to this task only; AVX-512 was asserted.
+                unsafe {
+                    tile::kernel_acc_raw(
+                        kb,
+                        apack.as_ptr().add(i * KC * MR),
+                        bpack.as_ptr(),
+                        c.at(i * MR * ld + j * NR),
+                        ld,
+                        k0 > 0,
+                    )
                 }
             }
+            mom
         })
         .collect();
     for (task, mom) in tasks.iter().zip(&parts) {
