@@ -1,8 +1,10 @@
 //! Criterion group `align`: Gram accumulation of one chunk, ridge and Procrustes solves.
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use recap::align::linalg::{self, ChunkScratch, GramPrecision};
-use recap::align::{fit_matrices, FitOptions, GramStats, Method};
+use std::sync::Arc;
+
+use recap::align::{fit_matrices, FitOptions, GramPrecision, GramStats, Method};
+use recap::backend::{Backend, CpuBackend};
 use recap::RowMatrix;
 
 fn data(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
@@ -24,19 +26,18 @@ pub fn align(c: &mut Criterion) {
     let (rows, d) = (4096, 512);
     let x = data(rows, d, 1);
     let y = data(rows, d, 2);
+    // The portable (faer) Gram path, as a CPU without AVX-512 runs it.
+    let portable: Arc<dyn Backend> = Arc::new(CpuBackend::portable());
     for p in [GramPrecision::F32, GramPrecision::F64] {
         // Work counted as the peers count it: XᵀX as a full GEMM plus XᵀY.
         g.throughput(Throughput::Elements((2 * rows * d * (d + d)) as u64));
         g.bench_function(
-            BenchmarkId::new("gram_chunk_4096x512", format!("{p:?}")),
+            BenchmarkId::new("gram_chunk_4096x512_portable", format!("{p:?}")),
             |b| {
-                let mut s = ChunkScratch::default();
-                s.precision = p;
-                let (mut xx, mut xy) = (vec![0f64; d * d], vec![0f64; d * d]);
-                b.iter(|| {
-                    linalg::gram_lower_chunk(&mut xx, &x, rows, d, &mut s);
-                    linalg::cross_chunk(&mut xy, &x, &y, rows, d, d, &mut s);
-                })
+                let mut s = GramStats::new(d, d, true)
+                    .with_precision(p)
+                    .on(portable.clone());
+                b.iter(|| s.accumulate(&x, &y, rows).unwrap())
             },
         );
     }
@@ -61,7 +62,7 @@ fn gram_stats_chunks(g: &mut criterion::BenchmarkGroup<'_, criterion::measuremen
     let (rows, d) = (4096, 768);
     let x = data(rows, d, 3);
     let y = data(rows, d, 4);
-    let path = if recap::align::tile::available() {
+    let path = if CpuBackend::has_avx512() {
         "fused"
     } else {
         "faer"

@@ -2,7 +2,7 @@
 //! GEMM of the same shape. Throughput is in queries.
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use recap::retrieve::search::gemm_baseline;
+use recap::backend::{CpuBackend, RowsRef};
 use recap::retrieve::{Datastore, SearchOptions, Storage};
 use recap::RowMatrix;
 
@@ -32,16 +32,18 @@ pub fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(q as u64));
     for k in [1usize, 7, 100] {
         g.bench_with_input(BenchmarkId::new("search_f32", k), &k, |b, &k| {
-            b.iter(|| ds32.search(&queries, k, &opts).unwrap())
+            b.iter(|| ds32.search_with(&queries, k, &opts).unwrap())
         });
     }
     g.bench_function(BenchmarkId::new("search_f16", 7), |b| {
-        b.iter(|| ds16.search(&queries, 7, &opts).unwrap())
+        b.iter(|| ds16.search_with(&queries, 7, &opts).unwrap())
     });
     let mut unit = queries.clone();
     unit.l2_normalize_rows("q").unwrap();
     g.bench_function("gemm_only", |b| {
-        b.iter(|| gemm_baseline(ds32.rows_ref(), d, &unit, &opts).unwrap())
+        let q = RowsRef::new(unit.as_slice(), q, d).unwrap();
+        let cpu = CpuBackend::new();
+        b.iter(|| cpu.search_gemm_only(q, ds32.base()).unwrap())
     });
     g.finish();
 }

@@ -9,7 +9,7 @@
 use recap::align::{fit_grouped_matrices, Criterion, FitOptions, Lambda, Method};
 use recap::metrics::clip::{clip_s, CLIP_S_WEIGHT};
 use recap::metrics::{ngram_metrics, EvalSet, Tokenization};
-use recap::retrieve::{Datastore, SearchOptions, Storage};
+use recap::retrieve::{Datastore, Storage};
 use recap::synth::{generate, SynthConfig};
 
 fn main() -> recap::Result<()> {
@@ -31,7 +31,7 @@ fn main() -> recap::Result<()> {
     // 2. Retrieve k = 4 captions per held-out image from the training captions, through W.
     let datastore = Datastore::cosine(train.texts.clone(), Storage::F32)?;
     let queries = map.apply(&test.images)?;
-    let matches = datastore.search(&queries, 4, &SearchOptions::default())?;
+    let matches = datastore.search(&queries, 4)?;
     let texts: Vec<&str> = train.captions.texts().collect();
     let test_texts: Vec<&str> = test.captions.texts().collect();
     for q in 0..2 {

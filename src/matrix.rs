@@ -69,6 +69,23 @@ impl<T> RowMatrix<T> {
         self.data
     }
 
+    /// The transpose (`cols x rows`), a copy.
+    pub fn transpose(&self) -> RowMatrix<T>
+    where
+        T: Copy,
+    {
+        let (r, c) = self.shape();
+        let mut data = Vec::with_capacity(r * c);
+        for j in 0..c {
+            data.extend((0..r).map(|i| self.data[i * c + j]));
+        }
+        RowMatrix {
+            rows: c,
+            cols: r,
+            data,
+        }
+    }
+
     /// Row `i` as a slice. Panics if `i >= rows` (an internal-invariant check, like slice
     /// indexing); use [`RowMatrix::get_row`] for user-supplied indices.
     pub fn row(&self, i: usize) -> &[T] {

@@ -258,8 +258,8 @@ fn cli_grouped_fit_and_errors_leave_no_output() {
 /// is named by file and absolute row, for X and for Y.
 #[test]
 fn nan_in_a_later_chunk_of_a_file_names_file_and_row() {
-    use recap::align::npyfile::NpyStream;
     use recap::align::Pairing;
+    use recap::io::npy::NpyStream;
     let dir = tempfile::tempdir().unwrap();
     for (bad_side, row, col) in [("x", 1234usize, 7usize), ("y", 999, 0)] {
         let mut x = random(1500, 16, 1, 0.3);

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use nalgebra::DMatrix;
 use recap::backend::{
-    ranks_before, Backend, Device, Exclusions, GramStats, Op, RowsMut, RowsRef, SliceSource, TopK,
+    ranks_before, Backend, Base, CpuBackend, Device, Exclusion, GramPrecision, GramStats, Matches,
+    Op, RowsMut, RowsRef, SearchTuning, StoredRows,
 };
 use recap::Error;
 
@@ -35,9 +36,13 @@ const CUDA_TOL: Tol = Tol {
     f64: 1e-9,
 };
 
-/// The backends to test with their tolerances: the CPU always, CUDA device 0 when usable.
+/// The backends to test with their tolerances: the CPU (tuned, and portable: the faer Gram
+/// path forced even on an AVX-512 machine) always, CUDA device 0 when usable.
 fn backends() -> Vec<(Arc<dyn Backend>, Tol)> {
-    let mut out: Vec<(Arc<dyn Backend>, Tol)> = vec![(Device::Cpu.resolve().unwrap(), CPU_TOL)];
+    let mut out: Vec<(Arc<dyn Backend>, Tol)> = vec![
+        (Device::Cpu.resolve().unwrap(), CPU_TOL),
+        (Arc::new(CpuBackend::portable()), CPU_TOL),
+    ];
     let require = std::env::var("RECAP_REQUIRE_GPU").is_ok_and(|v| v == "1");
     match Device::Cuda(0).resolve() {
         Ok(b) => out.push((b, CUDA_TOL)),
@@ -120,75 +125,96 @@ fn device_strings_round_trip() {
     assert!(!Device::Auto.resolve().unwrap().name().is_empty());
 }
 
+/// f64 reference of the statistics a chunk adds: `Σ w x xᵀ`, `Σ x yᵀ`, `Σ w x`, `Σ w x²`.
+fn reference_stats(
+    x: &[f32],
+    y: &[f32],
+    w: &[f64],
+    (n, dx, dy): (usize, usize, usize),
+) -> [Vec<f64>; 4] {
+    let xm = dmat(x, n, dx);
+    let mut xs = xm.clone();
+    for (i, wi) in w.iter().enumerate() {
+        xs.row_mut(i).scale_mut(*wi);
+    }
+    let xtx = row_major(&(xm.transpose() * &xs));
+    let xty = row_major(&(xm.transpose() * dmat(y, n, dy)));
+    let sum_x = (0..dx)
+        .map(|j| (0..n).map(|i| w[i] * xm[(i, j)]).sum())
+        .collect();
+    let sq_x = (0..dx)
+        .map(|j| (0..n).map(|i| w[i] * xm[(i, j)].powi(2)).sum())
+        .collect();
+    [xtx, xty, sum_x, sq_x]
+}
+
+/// An owned handle on the backend under test (the helpers hand out `&dyn Backend`).
+fn clone_backend(b: &dyn Backend) -> Arc<dyn Backend> {
+    backends()
+        .into_iter()
+        .map(|(a, _)| a)
+        .find(|a| a.name() == b.name())
+        .expect("the backend under test is listed")
+}
+
 #[test]
-fn gram_matches_nalgebra_with_and_without_weights() {
+fn gram_chunks_match_nalgebra_for_pairs_and_grouped_images() {
     on_every_device("gram", |b, tol| {
-        let (n, dx, dy) = (10_007, 37, 23);
-        let x = random(n * dx, 1);
+        let (n, dx, dy) = (3000, 37, 29);
+        let x: Vec<f32> = random(n * dx, 1).iter().map(|v| v + 0.7).collect();
         let y = random(n * dy, 2);
-        let w: Vec<f32> = random(n, 3).iter().map(|v| v.abs() * 2.0).collect();
-        for weights in [None, Some(&w[..])] {
-            let xr = RowsRef::new(&x, n, dx).unwrap();
-            let yr = RowsRef::new(&y, n, dy).unwrap();
-            let mut src = SliceSource::new(xr, Some(yr), weights).unwrap();
-            let mut st = GramStats::new(dx, dy);
-            b.gram_accumulate(&mut src, &mut st).unwrap();
-            let xm = dmat(&x, n, dx);
-            let ym = dmat(&y, n, dy);
-            let wv: Vec<f64> = (0..n)
-                .map(|i| weights.map_or(1.0, |w| w[i] as f64))
-                .collect();
-            let wd = DMatrix::from_diagonal(&nalgebra::DVector::from_vec(wv.clone()));
-            let rel = tol.gram;
-            assert_close(
-                "xtx",
-                &st.xtx,
-                &row_major(&(xm.transpose() * &wd * &xm)),
-                rel,
-            );
-            assert_close(
-                "xty",
-                &st.xty,
-                &row_major(&(xm.transpose() * &wd * &ym)),
-                rel,
-            );
-            let sx: Vec<f64> = (xm.transpose() * nalgebra::DVector::from_vec(wv.clone()))
-                .iter()
-                .copied()
-                .collect();
-            assert_close("sum_x", &st.sum_x, &sx, rel);
-            let sy: Vec<f64> = (ym.transpose() * nalgebra::DVector::from_vec(wv.clone()))
-                .iter()
-                .copied()
-                .collect();
-            assert_close("sum_y", &st.sum_y, &sy, rel);
-            assert_eq!(st.rows, n as u64);
-            assert!((st.weight_sum - wv.iter().sum::<f64>()).abs() < 1e-9 * n as f64);
+        let counts: Vec<u32> = (0..n).map(|i| (i % 5) as u32).collect();
+        for precision in [GramPrecision::F32, GramPrecision::F64] {
+            // f32 products of shifted chunks: ~1e-7 relative; f64 products: f64 rounding.
+            let rel = match precision {
+                GramPrecision::F32 => 2e-6,
+                GramPrecision::F64 => tol.gram.max(1e-12),
+            };
+            let mut plain = GramStats::new(dx, dy, true)
+                .with_precision(precision)
+                .on(clone_backend(b));
+            let mut grouped = plain.clone();
+            for c0 in (0..n).step_by(1024) {
+                let r = 1024.min(n - c0);
+                let (xc, yc) = (&x[c0 * dx..(c0 + r) * dx], &y[c0 * dy..(c0 + r) * dy]);
+                plain.accumulate(xc, yc, r).unwrap();
+                grouped
+                    .accumulate_images(xc, &counts[c0..c0 + r], yc, r)
+                    .unwrap();
+            }
+            let ones = vec![1.0; n];
+            let w: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
+            for (what, st, weights) in [("pairs", &plain, &ones), ("images", &grouped, &w)] {
+                let [xtx, xty, sx, qx] = reference_stats(&x, &y, weights, (n, dx, dy));
+                let label = |m: &str| format!("{what} {precision:?} {m}");
+                assert_close(&label("XᵀX"), st.xtx().unwrap().as_slice(), &xtx, rel);
+                assert_close(&label("XᵀY"), st.xty().as_slice(), &xty, rel);
+                assert_close(&label("Σx"), st.sum_x(), &sx, rel);
+                assert_close(&label("Σx²"), st.sq_x(), &qx, rel);
+            }
+            assert_eq!(plain.n(), n as u64);
+            assert_eq!(grouped.n(), counts.iter().map(|&c| c as u64).sum::<u64>());
         }
     });
 }
 
 #[test]
-fn gram_rejects_mismatched_stats_and_bad_weights() {
+fn gram_rejects_bad_shapes_and_names_non_finite_rows() {
     on_every_device("gram errors", |b, _| {
-        let x = random(40, 4);
-        let xr = RowsRef::new(&x, 10, 4).unwrap();
-        let mut src = SliceSource::new(xr, None, None).unwrap();
-        let mut st = GramStats::new(5, 0);
+        let mut st = GramStats::new(4, 3, true).on(clone_backend(b));
         assert!(matches!(
-            b.gram_accumulate(&mut src, &mut st),
+            st.accumulate(&[0.0; 8], &[0.0; 3], 2),
             Err(Error::Shape { .. })
         ));
-        let bad_w = [1.0f32, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
-        assert!(SliceSource::new(xr, None, Some(&bad_w)).is_err());
-        let mut nan = x.clone();
-        nan[4 * 7 + 2] = f32::NAN;
-        let nr = RowsRef::new(&nan, 10, 4).unwrap();
-        let mut src = SliceSource::new(nr, None, None).unwrap();
-        let mut st = GramStats::new(4, 0);
-        match b.gram_accumulate(&mut src, &mut st) {
-            Err(Error::NonFinite { row, col, .. }) => assert_eq!((row, col), (7, 2)),
-            other => panic!("expected NonFinite, got {other:?}"),
+        let mut x = random(40, 3);
+        x[4 * 4 + 1] = f32::NAN;
+        let y = random(30, 4);
+        if st.checks_finite() {
+            match st.accumulate(&x, &y, 10) {
+                Err(Error::NonFinite { row, col, .. }) => assert_eq!((row, col), (4, 1)),
+                other => panic!("expected NonFinite, got {other:?}"),
+            }
+            assert_eq!(st.n(), 0, "nothing is added from a chunk with a NaN");
         }
     });
 }
@@ -345,7 +371,7 @@ fn brute_topk(
     x: &[f32],
     d: usize,
     k: usize,
-    ex: Option<&Exclusions>,
+    ex: Option<&Exclusion>,
 ) -> Vec<Vec<(f32, usize)>> {
     let m = x.len() / d;
     q.chunks(d)
@@ -375,116 +401,101 @@ fn brute_topk(
         .collect()
 }
 
-/// Compare a search result with brute force: same indices where scores are clearly apart,
-/// scores within `tol`, rank order by the tie rule.
-fn check_topk(got: &TopK, want: &[Vec<(f32, usize)>], tol: f32) {
+/// Compare a search result with brute force: scores within `tol`, rank order by the tie
+/// rule, padding (-1, -inf) after the matches, and (`tol = 0`) the same indices.
+fn check_topk(got: &Matches, want: &[Vec<(f32, usize)>], tol: f32) {
     for (i, w) in want.iter().enumerate() {
-        let (s, idx) = got.row(i);
-        assert_eq!(s.len(), w.len(), "row {i}: result count");
-        for j in 0..s.len() {
+        let row: Vec<(usize, f32)> = got.row(i).collect();
+        assert_eq!(row.len(), w.len(), "row {i}: result count");
+        for j in 0..row.len() {
             assert!(
-                (s[j] - w[j].0).abs() <= tol,
+                (row[j].1 - w[j].0).abs() <= tol,
                 "row {i} rank {j}: score {} vs {}",
-                s[j],
+                row[j].1,
                 w[j].0
             );
             if j > 0 {
                 assert!(
-                    ranks_before(s[j - 1], idx[j - 1], s[j], idx[j]),
+                    ranks_before(row[j - 1].1, row[j - 1].0, row[j].1, row[j].0),
                     "row {i}: rank order at {j}"
                 );
             }
         }
+        for j in row.len()..got.indices.cols() {
+            assert_eq!(got.indices.row(i)[j], -1, "row {i}: padding index");
+            assert_eq!(got.scores.row(i)[j], f32::NEG_INFINITY, "row {i}: padding");
+        }
         if tol == 0.0 {
-            assert_eq!(
-                idx,
-                w.iter().map(|p| p.1).collect::<Vec<_>>().as_slice(),
-                "row {i}: indices"
-            );
+            let idx: Vec<usize> = row.iter().map(|p| p.0).collect();
+            let want_idx: Vec<usize> = w.iter().map(|p| p.1).collect();
+            assert_eq!(idx, want_idx, "row {i}: indices");
         }
     }
+}
+
+fn base(x: &[f32], d: usize) -> Base<'_> {
+    Base {
+        rows: StoredRows::F32(x),
+        dim: d,
+    }
+}
+
+fn search(
+    b: &dyn Backend,
+    q: &[f32],
+    x: &[f32],
+    d: usize,
+    k: usize,
+    ex: Option<&Exclusion>,
+) -> recap::Result<Matches> {
+    let qr = RowsRef::new(q, q.len() / d, d)?;
+    b.search(qr, base(x, d), k, ex, &SearchTuning::default())
 }
 
 #[test]
 fn search_matches_brute_force_with_ties_exclusions_and_large_k() {
     on_every_device("search", |b, _| {
-        let (q, m, d) = (37, 9_001, 24);
-        // Quantized values make many exact score ties.
-        let quant = |v: Vec<f32>| {
-            v.into_iter()
-                .map(|x| (x * 4.0).round() / 4.0)
-                .collect::<Vec<_>>()
-        };
-        let qs = quant(random(q * d, 13));
-        let xs = quant(random(m * d, 14));
-        let ex = Exclusions::per_query((0..q).map(|i| vec![i, i * 3 + 1, m - 1 - i]).collect());
-        let qr = RowsRef::new(&qs, q, d).unwrap();
-        let xr = RowsRef::new(&xs, m, d).unwrap();
-        // Quarter-integer inputs make every product and sum exact in f32: every backend
-        // must agree bit for bit, ties included.
-        let exact = 0.0;
-        for k in [1, 7, 300, 3_000] {
+        // Small integers: exact arithmetic on every device, many ties.
+        let (q, m, d) = (37, 5000, 12);
+        let ints = |v: Vec<f32>| v.into_iter().map(|x| (x * 2.0).round()).collect::<Vec<_>>();
+        let qs = ints(random(q * d, 21));
+        let xs = ints(random(m * d, 22));
+        let ex = Exclusion::per_query((0..q).map(|i| vec![i, (i * 31) % m, 4999]).collect());
+        for k in [1, 7, 100, 4096] {
             for exs in [None, Some(&ex)] {
-                let got = b.search(qr, xr, k, exs).unwrap();
-                check_topk(&got, &brute_topk(&qs, &xs, d, k, exs), exact);
+                let got = search(b, &qs, &xs, d, k, exs).unwrap();
+                check_topk(&got, &brute_topk(&qs, &xs, d, k, exs), 0.0);
             }
         }
-        // k > m returns m.
-        let small = RowsRef::new(&xs[..5 * d], 5, d).unwrap();
-        let got = b.search(qr, small, 10, None).unwrap();
-        assert_eq!(got.k(), 5);
-        assert!((0..q).all(|i| got.len(i) == 5));
+        let got = search(b, &qs, &xs[..3 * d], d, 10, None).unwrap();
+        assert_eq!(got.indices.cols(), 3, "k > m returns m columns");
         assert!(matches!(
-            b.search(qr, xr, 0, None),
+            search(b, &qs, &xs, d, 0, None),
             Err(Error::InvalidArgument { .. })
         ));
-        let bad = Exclusions::per_query(vec![vec![m]; q]);
-        assert!(matches!(
-            b.search(qr, xr, 3, Some(&bad)),
-            Err(Error::IndexOutOfRange { .. })
-        ));
+        let bad = Exclusion::per_query(vec![vec![m]; q]);
+        assert!(search(b, &qs, &xs, d, 3, Some(&bad)).is_err());
     });
 }
 
 #[test]
-fn topk_merge_skips_nan_and_keeps_lower_index_on_ties() {
-    on_every_device("topk_merge", |b, _| {
-        let mut st = TopK::new(2, 3, 100).unwrap();
-        let t1 = [
-            0.5f32,
-            f32::NAN,
-            0.5,
-            0.9,
-            /* row 1 */ 0.1,
-            0.2,
-            0.3,
-            0.4,
-        ];
-        b.topk_merge(RowsRef::new(&t1, 2, 4).unwrap(), 10, None, &mut st)
-            .unwrap();
-        let t2 = [
-            0.5f32,
-            0.95,
-            f32::NAN,
-            0.0,
-            /* row 1 */ 0.4,
-            0.4,
-            f32::NAN,
-            0.1,
-        ];
-        let ex = Exclusions::per_query(vec![vec![], vec![20]]);
-        b.topk_merge(RowsRef::new(&t2, 2, 4).unwrap(), 20, Some(&ex), &mut st)
-            .unwrap();
-        assert_eq!(
-            st.row(0),
-            (&[0.95f32, 0.9, 0.5][..], &[21usize, 13, 10][..])
-        );
-        assert_eq!(st.row(1), (&[0.4f32, 0.4, 0.3][..], &[13usize, 21, 12][..]));
-        let all_nan = [f32::NAN; 4];
-        let mut st = TopK::new(1, 2, 4).unwrap();
-        b.topk_merge(RowsRef::new(&all_nan, 1, 4).unwrap(), 0, None, &mut st)
-            .unwrap();
-        assert_eq!(st.len(0), 0);
+fn first_hit_ranks_match_brute_force() {
+    on_every_device("ranks", |b, _| {
+        let (q, m, d) = (23, 3000, 8);
+        let ints = |v: Vec<f32>| v.into_iter().map(|x| (x * 2.0).round()).collect::<Vec<_>>();
+        let qs = ints(random(q * d, 31));
+        let xs = ints(random(m * d, 32));
+        let hits: Vec<Vec<usize>> = (0..q)
+            .map(|i| vec![(i * 97) % m, (i * 13 + 5) % m])
+            .collect();
+        let hit_refs: Vec<&[usize]> = hits.iter().map(|h| &h[..]).collect();
+        let qr = RowsRef::new(&qs, q, d).unwrap();
+        let got = b.first_hit_ranks(qr, base(&xs, d), &hit_refs).unwrap();
+        let all = brute_topk(&qs, &xs, d, m, None);
+        for i in 0..q {
+            let rank = all[i].iter().position(|p| hits[i].contains(&p.1)).unwrap() + 1;
+            assert_eq!(got[i], Some(rank), "query {i}");
+        }
     });
 }
 
@@ -538,12 +549,10 @@ mod properties {
             let ints = |v: Vec<f32>| v.into_iter().map(|x| (x * 3.0).round()).collect::<Vec<_>>();
             let qs = ints(random(q * d, seed));
             let xs = ints(random(m * d, seed + 1));
-            let ex = Exclusions::per_query((0..q).map(|i| (0..excl).map(|j| (i * 7 + j * 13) % m).collect()).collect());
+            let ex = Exclusion::per_query((0..q).map(|i| (0..excl).map(|j| (i * 7 + j * 13) % m).collect()).collect());
             let want = brute_topk(&qs, &xs, d, k, Some(&ex));
             for (b, _) in backends() {
-                let got = b
-                    .search(RowsRef::new(&qs, q, d).unwrap(), RowsRef::new(&xs, m, d).unwrap(), k, Some(&ex))
-                    .unwrap();
+                let got = search(b.as_ref(), &qs, &xs, d, k, Some(&ex)).unwrap();
                 check_topk(&got, &want, 0.0);
             }
         }
@@ -553,19 +562,18 @@ mod properties {
 #[test]
 fn signed_zero_ties_by_index_for_small_and_large_k() {
     on_every_device("signed zeros", |b, _| {
-        let mut tile = vec![-1.0f32; 3000];
-        tile[5] = 0.0;
-        tile[2] = -0.0;
-        tile[2999] = 0.0;
+        // The query 1 against rows scoring -1, except rows 2 (-0), 5 and 2999 (+0).
+        let mut xs = vec![-1.0f32; 3000];
+        xs[5] = 0.0;
+        xs[2] = -0.0;
+        xs[2999] = 0.0;
         for k in [3, 1500] {
-            let mut st = TopK::new(1, k, 3000).unwrap();
-            b.topk_merge(RowsRef::new(&tile, 1, 3000).unwrap(), 0, None, &mut st)
-                .unwrap();
-            let (s, i) = st.row(0);
-            assert_eq!(&i[..3], &[2, 5, 2999], "k = {k}");
-            assert!(s[..3].iter().all(|&v| v == 0.0));
+            let got = search(b, &[1.0], &xs, 1, k, None).unwrap();
+            let idx = got.indices.row(0);
+            assert_eq!(&idx[..3], &[2, 5, 2999], "k = {k}");
+            assert!(got.scores.row(0)[..3].iter().all(|&v| v == 0.0));
             // Then the -1 entries by index.
-            assert_eq!(&i[3..k.min(6)], &[0usize, 1, 3][..k.min(6) - 3]);
+            assert_eq!(&idx[3..k.min(6)], &[0i64, 1, 3][..k.min(6) - 3]);
         }
     });
 }

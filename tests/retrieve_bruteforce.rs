@@ -1,7 +1,7 @@
 //! Exact blocked search vs a brute-force reference (f64 scores, full sort, same tie rule).
 
 use proptest::prelude::*;
-use recap::retrieve::{Datastore, Exclusion, Matches, Metric, SearchOptions, Storage};
+use recap::retrieve::{Datastore, Exclusion, Matches, SearchOptions, Storage};
 use recap::{Error, RowMatrix};
 
 /// Brute force: all scores in f64, full sort by (score desc, index asc), excluded rows
@@ -86,7 +86,6 @@ fn assert_exact(got: &Matches, want: &[Vec<(usize, f64)>], k: usize) {
 
 fn opts(block: usize, rows: usize) -> SearchOptions<'static> {
     SearchOptions {
-        metric: Metric::InnerProduct,
         query_block: block,
         rows_per_task: rows,
         ..Default::default()
@@ -104,7 +103,7 @@ proptest! {
         let data = quantized(m, d, seed);
         let queries = quantized(q, d, seed.wrapping_add(1));
         let ds = Datastore::inner_product(data.clone(), Storage::F32).unwrap();
-        let got = ds.search(&queries, k, &opts(block, rows)).unwrap();
+        let got = ds.search_with(&queries, k, &opts(block, rows)).unwrap();
         assert_exact(&got, &brute_force(&data, &queries, k, None), k.min(m));
     }
 
@@ -119,7 +118,7 @@ proptest! {
         let ex = Exclusion::per_query(lists);
         let ds = Datastore::inner_product(data.clone(), Storage::F32).unwrap();
         let o = SearchOptions { exclusion: Some(&ex), ..opts(block, rows) };
-        let got = ds.search(&queries, k, &o).unwrap();
+        let got = ds.search_with(&queries, k, &o).unwrap();
         let want = brute_force(&data, &queries, k, Some(&ex));
         assert_exact(&got, &want, k.min(m));
         for i in 0..q {
@@ -140,7 +139,7 @@ proptest! {
         let unit = ds.to_f32();
         let mut qn = queries.clone();
         qn.l2_normalize_rows("q").unwrap();
-        let got = ds.search(&queries, k, &SearchOptions::default()).unwrap();
+        let got = ds.search(&queries, k).unwrap();
         let want = brute_force(&unit, &qn, m, None);
         let tol = 1e-6 * (d as f64).sqrt() + 1e-6;
         for (i, all) in want.iter().enumerate() {
@@ -163,7 +162,7 @@ fn identical_for_every_block_size_and_thread_count() {
     let data = gaussianish(1500, 48, 11);
     let queries = gaussianish(70, 48, 12);
     let ds = Datastore::cosine(data, Storage::F32).unwrap();
-    let reference = ds.search(&queries, 9, &SearchOptions::default()).unwrap();
+    let reference = ds.search(&queries, 9).unwrap();
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -175,7 +174,7 @@ fn identical_for_every_block_size_and_thread_count() {
                 rows_per_task: rows,
                 ..Default::default()
             };
-            let got = pool.install(|| ds.search(&queries, 9, &o)).unwrap();
+            let got = pool.install(|| ds.search_with(&queries, 9, &o)).unwrap();
             assert_eq!(
                 got, reference,
                 "threads {threads} block {block} rows {rows}"
@@ -188,7 +187,7 @@ fn identical_for_every_block_size_and_thread_count() {
 fn k_larger_than_m_returns_m_and_k_zero_is_error() {
     let ds = Datastore::cosine(gaussianish(5, 8, 1), Storage::F32).unwrap();
     let queries = gaussianish(3, 8, 2);
-    let got = ds.search(&queries, 50, &SearchOptions::default()).unwrap();
+    let got = ds.search(&queries, 50).unwrap();
     assert_eq!(got.indices.shape(), (3, 5));
     for i in 0..3 {
         let mut rows: Vec<i64> = got.indices.row(i).to_vec();
@@ -196,7 +195,7 @@ fn k_larger_than_m_returns_m_and_k_zero_is_error() {
         assert_eq!(rows, vec![0, 1, 2, 3, 4]);
     }
     assert!(matches!(
-        ds.search(&queries, 0, &SearchOptions::default()),
+        ds.search(&queries, 0),
         Err(Error::InvalidArgument { .. })
     ));
 }
@@ -206,16 +205,16 @@ fn zero_and_nan_queries_name_their_rows() {
     let ds = Datastore::cosine(gaussianish(20, 4, 1), Storage::F32).unwrap();
     let mut queries = gaussianish(5, 4, 2);
     queries.row_mut(3).fill(0.0);
-    match ds.search(&queries, 2, &SearchOptions::default()) {
+    match ds.search(&queries, 2) {
         Err(Error::ZeroVector { row, .. }) => assert_eq!(row, 3),
         other => panic!("expected ZeroVector, got {other:?}"),
     }
     // A zero query is fine for the raw inner product (all scores 0, lowest rows first).
     let ip = Datastore::inner_product(gaussianish(20, 4, 1), Storage::F32).unwrap();
-    let got = ip.search(&queries, 2, &opts(0, 0)).unwrap();
+    let got = ip.search_with(&queries, 2, &opts(0, 0)).unwrap();
     assert_eq!(got.indices.row(3), &[0, 1]);
     queries.row_mut(1)[2] = f32::NAN;
-    match ds.search(&queries, 2, &SearchOptions::default()) {
+    match ds.search(&queries, 2) {
         Err(Error::NonFinite { row, col, .. }) => assert_eq!((row, col), (1, 2)),
         other => panic!("expected NonFinite, got {other:?}"),
     }

@@ -49,8 +49,8 @@ fn append_equals_building_at_once() {
         let q = rows(5, 16, 3);
         let o = SearchOptions::default();
         assert_eq!(
-            ds.search(&q, 4, &o).unwrap(),
-            all.search(&q, 4, &o).unwrap()
+            ds.search_with(&q, 4, &o).unwrap(),
+            all.search_with(&q, 4, &o).unwrap()
         );
         // Caption records must come exactly when the datastore has them.
         assert!(ds.append(b.clone(), None).is_err());

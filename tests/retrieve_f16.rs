@@ -37,8 +37,8 @@ proptest! {
         let f16s = Datastore::cosine(data, Storage::F16).unwrap();
         prop_assert_eq!(f16s.embedding_bytes() * 2, f32s.embedding_bytes());
         let opts = SearchOptions::default();
-        let all = f32s.search(&queries, m, &opts).unwrap();
-        let got = f16s.search(&queries, k, &opts).unwrap();
+        let all = f32s.search_with(&queries, m, &opts).unwrap();
+        let got = f16s.search_with(&queries, k, &opts).unwrap();
         let tol = 2f64.powi(-11) + 1e-6 * (d as f64).sqrt();
         for i in 0..q {
             let exact: Vec<(usize, f32)> = all.row(i).collect();
@@ -57,7 +57,7 @@ proptest! {
 fn f16_is_deterministic_across_blocks_and_threads() {
     let ds = Datastore::cosine(rows(900, 40, 3), Storage::F16).unwrap();
     let queries = rows(33, 40, 4);
-    let reference = ds.search(&queries, 6, &SearchOptions::default()).unwrap();
+    let reference = ds.search(&queries, 6).unwrap();
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -70,7 +70,7 @@ fn f16_is_deterministic_across_blocks_and_threads() {
                 ..Default::default()
             };
             assert_eq!(
-                pool.install(|| ds.search(&queries, 6, &o)).unwrap(),
+                pool.install(|| ds.search_with(&queries, 6, &o)).unwrap(),
                 reference
             );
         }

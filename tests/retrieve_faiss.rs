@@ -1,6 +1,6 @@
 //! Against faiss IndexFlatIP golden results (tests/data/retrieve/make_faiss_golden.py).
 
-use recap::retrieve::{Datastore, SearchOptions, Storage};
+use recap::retrieve::{Datastore, Storage};
 use recap::RowMatrix;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/retrieve");
@@ -24,7 +24,7 @@ fn same_top_k_as_faiss_flat_ip() {
     let (shape, want_idx) = load::<i64>("faiss_k10_indices.npy");
     let (_, want_scores) = load::<f32>("faiss_k10_scores.npy");
     let (q, k) = (shape[0] as usize, shape[1] as usize);
-    let got = ds.search(&queries, k, &SearchOptions::default()).unwrap();
+    let got = ds.search(&queries, k).unwrap();
     assert_eq!(got.indices.shape(), (q, k));
     // float32 scores of unit vectors in d = 64: both sides are within ~1e-6 of exact.
     let tol = 1e-5f32;

@@ -50,7 +50,7 @@ fn sidecar_self_exclusion_matches_grouping() {
         exclusion: Some(&by_id),
         ..Default::default()
     };
-    let m = ds.search(&data.images, 7, &opts).unwrap();
+    let m = ds.search_with(&data.images, 7, &opts).unwrap();
     for i in 0..data.images.rows() {
         assert_eq!(m.count(i), 7);
         assert!(m.row(i).all(|(r, _)| data.grouping.image_of(r) != i));

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch baseline for `recap backend-bench --device cuda` (same shapes, same GPU).
+"""PyTorch baseline for `recap bench device --device cuda` (same shapes, same GPU).
 
 Fit: Gram X^T X and X^T Y from host memory (copied to the GPU in chunks), ridge, then
 torch.linalg.solve. Search: torch.mm score tiles + torch.topk, merged per tile (the q x m

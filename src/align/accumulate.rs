@@ -13,12 +13,14 @@
 //! image never straddle folds).
 
 use crate::align::caption_pass::{gather_sums, CaptionPass};
-use crate::align::gram::GramStats;
-use crate::align::linalg::GramPrecision;
+use std::sync::Arc;
+
 use crate::align::pairs::Pairing;
 use crate::align::preprocess::{self, Preprocess};
-use crate::align::source::ChunkSource;
+use crate::backend::GramPrecision;
+use crate::backend::{Backend, GramStats};
 use crate::error::{Error, Result};
+use crate::io::rows::RowSource;
 
 /// Progress callback: called with the number of rows just processed.
 pub type Progress<'a> = &'a dyn Fn(u64);
@@ -56,8 +58,8 @@ fn segments(start: usize, rows: usize, k: usize, n: usize) -> Vec<(usize, usize,
 /// Accumulate the statistics of all pairs into `folds` statistics (`folds ≥ 1`).
 #[allow(clippy::too_many_arguments)]
 pub fn accumulate(
-    x: &mut dyn ChunkSource,
-    y: &mut dyn ChunkSource,
+    x: &mut dyn RowSource,
+    y: &mut dyn RowSource,
     pairing: Pairing<'_>,
     pre: &Preprocess,
     with_xtx: bool,
@@ -65,8 +67,11 @@ pub fn accumulate(
     folds: usize,
     chunk: usize,
     progress: Progress<'_>,
+    backend: &Arc<dyn Backend>,
 ) -> Result<Vec<GramStats>> {
-    let empty = GramStats::new(x.cols(), y.cols(), with_xtx).with_precision(precision);
+    let empty = GramStats::new(x.cols(), y.cols(), with_xtx)
+        .with_precision(precision)
+        .on(Arc::clone(backend));
     let mut stats = vec![empty; folds.max(1)];
     match pairing {
         Pairing::Rows => plain(x, y, pre, &mut stats, chunk, progress)?,
@@ -76,8 +81,8 @@ pub fn accumulate(
 }
 
 fn plain(
-    x: &mut dyn ChunkSource,
-    y: &mut dyn ChunkSource,
+    x: &mut dyn RowSource,
+    y: &mut dyn RowSource,
     pre: &Preprocess,
     stats: &mut [GramStats],
     chunk: usize,
@@ -146,8 +151,8 @@ fn locate(e: Error, offset: usize, xname: &str, yname: &str) -> Error {
 }
 
 fn grouped(
-    x: &mut dyn ChunkSource,
-    y: &mut dyn ChunkSource,
+    x: &mut dyn RowSource,
+    y: &mut dyn RowSource,
     g: &crate::io::Grouping,
     pre: &Preprocess,
     stats: &mut [GramStats],
@@ -162,7 +167,7 @@ fn grouped(
         let captions = Captions::Summed(&sums, y.cols(), y.name());
         return image_pass(x, captions, g, pre, stats, chunk, progress);
     }
-    let y: &dyn ChunkSource = y;
+    let y: &dyn RowSource = y;
     let rows = y.all_rows().unwrap_or_default();
     image_pass(x, Captions::Rows(rows, y), g, pre, stats, chunk, progress)
 }
@@ -172,13 +177,13 @@ enum Captions<'a> {
     /// All sums, from [`caption_pass`] (`n_images x dy`, columns, caption file name).
     Summed(&'a [f32], usize, &'a str),
     /// All caption rows of a source that holds them: sums gathered chunk by chunk.
-    Rows(&'a [f32], &'a dyn ChunkSource),
+    Rows(&'a [f32], &'a dyn RowSource),
 }
 
 /// Stream the caption rows once: every image's caption sum (returned, `n_images x dy`) and
 /// the caption moments (added to `stats`).
 fn caption_pass(
-    y: &mut dyn ChunkSource,
+    y: &mut dyn RowSource,
     g: &crate::io::Grouping,
     pre: &Preprocess,
     stats: &mut [GramStats],
@@ -206,7 +211,7 @@ fn caption_pass(
 /// (gathered per chunk from the caption rows, with the caption moments, when they can be
 /// addressed).
 fn image_pass(
-    x: &mut dyn ChunkSource,
+    x: &mut dyn RowSource,
     captions: Captions<'_>,
     g: &crate::io::Grouping,
     pre: &Preprocess,
@@ -260,15 +265,15 @@ fn image_pass(
 mod tests {
     use super::*;
     use crate::align::preprocess::Normalize;
-    use crate::align::source::MemSource;
+    use crate::io::rows::MemSource;
     use crate::io::Grouping;
     use crate::matrix::RowMatrix;
 
-    /// A source that can only stream (no [`ChunkSource::all_rows`]): grouped fits take the
+    /// A source that can only stream (no [`RowSource::all_rows`]): grouped fits take the
     /// separate caption pass.
     struct StreamOnly<'a>(MemSource<'a>);
 
-    impl ChunkSource for StreamOnly<'_> {
+    impl RowSource for StreamOnly<'_> {
         fn rows(&self) -> usize {
             self.0.rows()
         }
@@ -316,10 +321,22 @@ mod tests {
                 let mut xs = MemSource::new(&x, "x");
                 let mut ym = MemSource::new(&y, "y");
                 let mut ys = StreamOnly(MemSource::new(&y, "y"));
-                let ysrc: &mut dyn ChunkSource = if stream_only { &mut ys } else { &mut ym };
+                let ysrc: &mut dyn RowSource = if stream_only { &mut ys } else { &mut ym };
                 let pairing = Pairing::Grouped(g);
                 let p = GramPrecision::F32;
-                accumulate(&mut xs, ysrc, pairing, &pre, true, p, 3, 10, &|_| {}).unwrap()
+                accumulate(
+                    &mut xs,
+                    ysrc,
+                    pairing,
+                    &pre,
+                    true,
+                    p,
+                    3,
+                    10,
+                    &|_| {},
+                    &crate::backend::cpu(),
+                )
+                .unwrap()
             };
             let (gathered, streamed) = (run(false), run(true));
             for (a, b) in gathered.iter().zip(&streamed) {
@@ -361,6 +378,7 @@ mod tests {
             1,
             2,
             &|_| {},
+            &crate::backend::cpu(),
         )
         .unwrap_err();
         assert!(

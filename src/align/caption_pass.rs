@@ -268,7 +268,7 @@ fn unit_scale(y: &[f32], l2: bool, name: &str, row: usize) -> Result<f32> {
 /// `dst += scale·src` (f32), `s += scale·src`, `q += (scale·src)²` (f64).
 fn add_scaled(dst: &mut [f32], src: &[f32], scale: f32, s: &mut [f64], q: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
-    if crate::retrieve::kernel::has_avx512() {
+    if crate::backend::cpu::kernel::has_avx512() {
         // SAFETY: AVX-512F is available (checked above).
         return unsafe { add_scaled_avx512(dst, src, scale, s, q) };
     }
@@ -318,7 +318,7 @@ fn row_scales(rows: &[f32], dy: usize, l2: bool, name: &str, start: usize) -> Re
 /// moments `[fold][Σ y | Σ y²][w]`.
 fn column_block(chunk: &Chunk<'_>, c0: usize, w: usize, sums: SumsPtr) -> Vec<f64> {
     #[cfg(target_arch = "x86_64")]
-    if crate::retrieve::kernel::has_avx512() {
+    if crate::backend::cpu::kernel::has_avx512() {
         // SAFETY: AVX-512F is available (checked above).
         return unsafe { column_block_avx512(chunk, c0, w, sums) };
     }

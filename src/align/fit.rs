@@ -5,15 +5,19 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::align::accumulate::{accumulate, Progress};
-use crate::align::linalg::GramPrecision;
 use crate::align::map::FittedMap;
 use crate::align::pairs::{check_shapes, collect_pairs_f64, Pairing};
 use crate::align::preprocess::{prepare, Affine, Normalize, Prepared, Preprocess};
 use crate::align::report::{residual_ss, FitReport, LambdaSelection, Timings};
 use crate::align::robust::{robust_procrustes, RobustOptions};
-use crate::align::source::{ChunkSource, MemSource, DEFAULT_CHUNK_ROWS};
-use crate::align::{linalg, lstsq, ols, procrustes, ridge, select, GramStats};
+use crate::backend::GramPrecision;
+use std::sync::Arc;
+
+use crate::align::{lstsq, ols, procrustes, ridge, select, GramStats};
+use crate::backend::cpu::linalg;
+use crate::backend::{Backend, Device};
 use crate::error::{Error, Result};
+use crate::io::rows::{MemSource, RowSource};
 use crate::io::Grouping;
 use crate::matrix::RowMatrix;
 
@@ -108,10 +112,12 @@ pub struct FitOptions {
     pub preprocess: Preprocess,
     /// IRLS options (robust Procrustes).
     pub robust: RobustOptions,
-    /// Rows per streamed chunk.
+    /// Rows per streamed chunk (0: the device's choice, 4,096 on the CPU).
     pub chunk_rows: usize,
     /// Arithmetic of the statistics pass.
     pub precision: PrecisionChoice,
+    /// Where the statistics pass and the IRLS passes run.
+    pub device: Device,
 }
 
 impl FitOptions {
@@ -122,8 +128,9 @@ impl FitOptions {
             lambda: Lambda::Fixed(0.0),
             preprocess: Preprocess::default(),
             robust: RobustOptions::default(),
-            chunk_rows: DEFAULT_CHUNK_ROWS,
+            chunk_rows: 0,
             precision: PrecisionChoice::Auto,
+            device: Device::Cpu,
         }
     }
 
@@ -197,10 +204,24 @@ fn validate(opts: &FitOptions) -> Result<()> {
     Ok(())
 }
 
-/// Fit a map from chunk sources (files or memory). `progress` is called with the rows read.
+/// Fit a map from row sources (files or memory) on `opts.device`. `progress` is called with
+/// the rows read.
 pub fn fit(
-    x: &mut dyn ChunkSource,
-    y: &mut dyn ChunkSource,
+    x: &mut dyn RowSource,
+    y: &mut dyn RowSource,
+    pairing: Pairing<'_>,
+    opts: &FitOptions,
+    progress: Progress<'_>,
+) -> Result<FittedMap> {
+    let backend = opts.device.resolve()?;
+    fit_on(&backend, x, y, pairing, opts, progress)
+}
+
+/// [`fit`] on a backend already opened (`opts.device` is not consulted).
+pub fn fit_on(
+    backend: &Arc<dyn Backend>,
+    x: &mut dyn RowSource,
+    y: &mut dyn RowSource,
     pairing: Pairing<'_>,
     opts: &FitOptions,
     progress: Progress<'_>,
@@ -209,7 +230,10 @@ pub fn fit(
     validate(opts)?;
     check_shapes(x, y, pairing)?;
     let (dx, dy) = (x.cols(), y.cols());
-    let chunk = opts.chunk_rows.max(1);
+    let chunk = match opts.chunk_rows {
+        0 => backend.chunk_rows(),
+        n => n,
+    };
     let with_xtx = match opts.method {
         Method::Ols | Method::Ridge => true,
         Method::Procrustes | Method::RobustProcrustes => dx > dy,
@@ -230,7 +254,7 @@ pub fn fit(
     };
     let pre = &opts.preprocess;
     let mut fold_stats = accumulate(
-        x, y, pairing, pre, with_xtx, precision, folds, chunk, progress,
+        x, y, pairing, pre, with_xtx, precision, folds, chunk, progress, backend,
     )?;
     let mut gram_s = t.elapsed().as_secs_f64();
     let first_pass_s = gram_s;
@@ -260,7 +284,7 @@ pub fn fit(
         gram_passes = 2;
         let t2 = Instant::now();
         fold_stats = accumulate(
-            x, y, pairing, pre, with_xtx, precision, folds, chunk, progress,
+            x, y, pairing, pre, with_xtx, precision, folds, chunk, progress, backend,
         )?;
         gram_s += t2.elapsed().as_secs_f64();
         (stats, aff, prep) = combine(&fold_stats, pre)?;
@@ -319,6 +343,7 @@ pub fn fit(
                 w0,
                 &opts.robust,
                 chunk,
+                backend,
             )?;
             timings.data_passes_s = tp.elapsed().as_secs_f64();
             let rss = residual_ss(&prep, &w);
@@ -432,8 +457,8 @@ fn cond_shifted(ev: &[f64], lambda: f64) -> Option<f64> {
 
 #[allow(clippy::too_many_arguments)]
 fn select_lambda(
-    x: &mut dyn ChunkSource,
-    y: &mut dyn ChunkSource,
+    x: &mut dyn RowSource,
+    y: &mut dyn RowSource,
     pairing: Pairing<'_>,
     opts: &FitOptions,
     aff: &Affine,

@@ -38,7 +38,7 @@ impl LinearMap {
     pub fn apply(&self, x: &RowMatrix<f32>) -> Result<RowMatrix<f32>> {
         match self {
             LinearMap::Fitted(m) => m.apply(x),
-            LinearMap::Plain(w) => crate::retrieve::apply_map(x, w),
+            LinearMap::Plain(w) => crate::backend::apply_map(x, w),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! 566k × 768 × 2), and grouped data is expanded to one X row per pair. Returns `W` and the
 //! residual sum of squares computed directly from the data.
 
-use crate::align::linalg;
+use crate::backend::cpu::linalg;
 use crate::error::{Error, Result};
 use crate::matrix::RowMatrix;
 

@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::align::linalg;
-use crate::align::npyfile::{self, NpyStream};
 use crate::align::preprocess::{self, Affine, Preprocess};
 use crate::align::report::FitReport;
-use crate::align::source::{ChunkSource, DEFAULT_CHUNK_ROWS};
 use crate::align::Method;
+use crate::backend::{Backend, CpuBackend, Op, RowsMut, RowsRef};
 use crate::error::{Error, Result};
+use crate::io::npy::NpyStream;
+use crate::io::rows::{RowSource, DEFAULT_CHUNK_ROWS};
 use crate::matrix::RowMatrix;
 
 /// A fitted linear map with its preprocessing and report.
@@ -133,7 +133,7 @@ impl FittedMap {
 
     /// Map the rows of `x` (`n x d_x`): preprocessing, then `X̃ W`, back in Y's coordinates.
     pub fn apply(&self, x: &RowMatrix<f32>) -> Result<RowMatrix<f32>> {
-        let mut src = crate::align::source::MemSource::new(x, "x");
+        let mut src = crate::io::rows::MemSource::new(x, "x");
         let mut out = Vec::with_capacity(x.rows() * self.dy);
         self.apply_stream(&mut src, &mut |chunk| {
             out.extend_from_slice(chunk);
@@ -150,17 +150,17 @@ impl FittedMap {
         let rows = src.rows();
         crate::io::atomic::write_atomic(&out, |w| {
             use std::io::Write;
-            w.write_all(&npyfile::npy_header_f32(rows, self.dy))
+            w.write_all(&crate::io::npy::npy_header_f32(rows, self.dy))
                 .map_err(|e| Error::io(&out, e))?;
             self.apply_stream(&mut src, &mut |chunk| {
-                npyfile::write_f32_le(w, chunk).map_err(|e| Error::io(&out, e))
+                crate::io::npy::write_f32_le(w, chunk).map_err(|e| Error::io(&out, e))
             })
         })
     }
 
     fn apply_stream(
         &self,
-        src: &mut dyn ChunkSource,
+        src: &mut dyn RowSource,
         sink: &mut dyn FnMut(&[f32]) -> Result<()>,
     ) -> Result<()> {
         if src.cols() != self.dx {
@@ -177,7 +177,9 @@ impl FittedMap {
         while let Some((start, r)) = src.next_into(&mut buf, DEFAULT_CHUNK_ROWS)? {
             preprocess::rows_in_place(&self.preprocess, &mut buf, self.dx, &name, start)?;
             out.resize(r * self.dy, 0.0);
-            linalg::matmul_f32(&mut out, &buf, w.as_slice(), r, self.dx, self.dy);
+            let x = RowsRef::new(&buf, r, self.dx)?;
+            let c = RowsMut::new(&mut out, r, self.dy)?;
+            CpuBackend::new().gemm(1.0, x, Op::N, (&w).into(), Op::N, 0.0, c)?;
             if b.iter().any(|&v| v != 0.0) {
                 for row in out.chunks_exact_mut(self.dy) {
                     row.iter_mut().zip(&b).for_each(|(o, bj)| *o += bj);

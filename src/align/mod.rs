@@ -21,13 +21,9 @@
 pub mod accumulate;
 pub mod caption_pass;
 pub mod fit;
-pub mod fused;
-pub mod gram;
-pub mod linalg;
 pub mod linear_map;
 pub mod lstsq;
 pub mod map;
-pub mod npyfile;
 pub mod ols;
 pub mod pairs;
 pub mod preprocess;
@@ -36,14 +32,12 @@ pub mod report;
 pub mod ridge;
 pub mod robust;
 pub mod select;
-pub mod source;
-pub mod tile;
 
+pub use crate::backend::{GramPrecision, GramStats};
 pub use fit::{
-    fit, fit_grouped_matrices, fit_matrices, Criterion, FitOptions, Lambda, Method, PrecisionChoice,
+    fit, fit_grouped_matrices, fit_matrices, fit_on, Criterion, FitOptions, Lambda, Method,
+    PrecisionChoice,
 };
-pub use gram::GramStats;
-pub use linalg::GramPrecision;
 pub use linear_map::LinearMap;
 pub use map::FittedMap;
 pub use pairs::Pairing;

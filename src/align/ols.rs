@@ -5,8 +5,8 @@
 //! (`cond(XᵀX)` estimated as `(max Lᵢᵢ / min Lᵢᵢ)²` above `1e12`: numerically singular, the
 //! f32 inputs cannot determine W). Each error names the problem and suggests ridge.
 
-use crate::align::linalg;
 use crate::align::preprocess::Prepared;
+use crate::backend::cpu::linalg;
 use crate::error::{Error, Result};
 use crate::matrix::RowMatrix;
 

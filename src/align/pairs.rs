@@ -2,8 +2,8 @@
 //! (image rows and caption rows tied by a [`Grouping`]), with the row preprocessing applied.
 
 use crate::align::preprocess::{self, Affine, Preprocess};
-use crate::align::source::{read_all, ChunkSource};
 use crate::error::{Error, Result};
+use crate::io::rows::{read_all, RowSource};
 use crate::io::Grouping;
 use crate::matrix::RowMatrix;
 
@@ -18,7 +18,7 @@ pub enum Pairing<'a> {
 }
 
 /// Check that the shapes of X, Y and the pairing agree, and that there is data.
-pub fn check_shapes(x: &dyn ChunkSource, y: &dyn ChunkSource, pairing: Pairing<'_>) -> Result<()> {
+pub fn check_shapes(x: &dyn RowSource, y: &dyn RowSource, pairing: Pairing<'_>) -> Result<()> {
     for s in [x, y] {
         if s.rows() == 0 {
             return Err(Error::invalid(s.name(), "empty input: 0 rows"));
@@ -58,8 +58,8 @@ pub type PairVisitor<'a> = dyn FnMut(usize, &[f32], &[f32], usize) -> Result<()>
 /// preprocessed (finite check, L2 if chosen) and then `aff` applied. For grouped data the
 /// image rows are held in memory and gathered per caption chunk.
 pub fn for_each_pair_chunk(
-    x: &mut dyn ChunkSource,
-    y: &mut dyn ChunkSource,
+    x: &mut dyn RowSource,
+    y: &mut dyn RowSource,
     pairing: Pairing<'_>,
     pre: &Preprocess,
     aff: &Affine,
@@ -115,8 +115,8 @@ pub fn for_each_pair_chunk(
 
 /// All pairs in memory as f64 matrices (preprocessed), for the in-memory solvers.
 pub fn collect_pairs_f64(
-    x: &mut dyn ChunkSource,
-    y: &mut dyn ChunkSource,
+    x: &mut dyn RowSource,
+    y: &mut dyn RowSource,
     pairing: Pairing<'_>,
     pre: &Preprocess,
     aff: &Affine,
@@ -140,7 +140,7 @@ pub fn collect_pairs_f64(
 }
 
 /// Read a whole source with row preprocessing (used for the image rows of grouped fits).
-pub fn read_preprocessed(src: &mut dyn ChunkSource, pre: &Preprocess) -> Result<RowMatrix<f32>> {
+pub fn read_preprocessed(src: &mut dyn RowSource, pre: &Preprocess) -> Result<RowMatrix<f32>> {
     let name = src.name().to_string();
     let mut m = read_all(src)?;
     let d = m.cols();

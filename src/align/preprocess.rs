@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::align::gram::GramStats;
+use crate::backend::GramStats;
 use crate::error::{Error, Result};
 use crate::matrix::RowMatrix;
 

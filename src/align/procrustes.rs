@@ -4,7 +4,7 @@
 //! `d_x ≠ d_y`, `W` is semi-orthogonal: orthonormal columns if `d_x > d_y`, orthonormal rows
 //! if `d_x < d_y`. Only `X̃ᵀỸ` is needed (no `XᵀX`).
 
-use crate::align::linalg;
+use crate::backend::cpu::linalg;
 use crate::error::Result;
 use crate::matrix::RowMatrix;
 

@@ -103,7 +103,7 @@ pub fn frob_dot(a: &RowMatrix<f64>, b: &RowMatrix<f64>) -> f64 {
 pub fn residual_ss(p: &Prepared, w: &RowMatrix<f64>) -> f64 {
     let cross = frob_dot(w, &p.b);
     let quad = match &p.a {
-        Some(a) => frob_dot(w, &crate::align::linalg::matmul_f64(a, w)),
+        Some(a) => frob_dot(w, &crate::backend::cpu::linalg::matmul_f64(a, w)),
         None => p.xx,
     };
     (p.yy - 2.0 * cross + quad).max(0.0)

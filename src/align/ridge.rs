@@ -36,6 +36,6 @@ pub fn ridge(p: &Prepared, lambda: f64) -> Result<RowMatrix<f64>> {
             .ok_or_else(|| Error::invalid("ridge", "statistics lack XᵀX"))?;
     let advice = "X has (numerically) dependent columns at this λ; increase --lambda";
     let (w, _) =
-        crate::align::linalg::cholesky_solve(&shifted(a, lambda), &p.b, "XᵀX + λI", advice)?;
+        crate::backend::cpu::linalg::cholesky_solve(&shifted(a, lambda), &p.b, "XᵀX + λI", advice)?;
     Ok(w)
 }

@@ -9,12 +9,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::align::linalg::{self, ChunkScratch};
+use std::sync::Arc;
+
 use crate::align::pairs::{for_each_pair_chunk, Pairing};
 use crate::align::preprocess::{Affine, Preprocess};
 use crate::align::procrustes::procrustes;
-use crate::align::source::ChunkSource;
+use crate::backend::{Backend, GramStats, Op, RowsMut, RowsRef};
 use crate::error::{Error, Result};
+use crate::io::rows::RowSource;
 use crate::matrix::RowMatrix;
 
 /// Options of the IRLS iterations.
@@ -41,14 +43,15 @@ impl Default for RobustOptions {
 /// Run the IRLS iterations from `w0`; returns the final `W` and the iterations run.
 #[allow(clippy::too_many_arguments)]
 pub fn robust_procrustes(
-    x: &mut dyn ChunkSource,
-    y: &mut dyn ChunkSource,
+    x: &mut dyn RowSource,
+    y: &mut dyn RowSource,
     pairing: Pairing<'_>,
     pre: &Preprocess,
     aff: &Affine,
     w0: RowMatrix<f64>,
     opts: &RobustOptions,
     chunk: usize,
+    backend: &Arc<dyn Backend>,
 ) -> Result<(RowMatrix<f64>, usize)> {
     if !(opts.epsilon > 0.0 && opts.epsilon.is_finite()) {
         return Err(Error::invalid(
@@ -60,13 +63,15 @@ pub fn robust_procrustes(
     let mut w = w0;
     for it in 0..opts.iterations {
         let wf: Vec<f32> = w.as_slice().iter().map(|&v| v as f32).collect();
-        let mut acc = vec![0f64; dx * dy];
+        let wm = RowsRef::new(&wf, dx, dy)?;
+        // Σ wᵢ xᵢᵀyᵢ as the XᵀY of reweighted rows, on the chosen backend.
+        let mut cross = GramStats::new(dx, dy, false).on(Arc::clone(backend));
         let mut wmax = 0f64;
-        let mut scratch = ChunkScratch::default();
         let (mut pred, mut xw) = (Vec::new(), Vec::new());
         for_each_pair_chunk(x, y, pairing, pre, aff, chunk, &mut |_, bx, by, r| {
             pred.resize(r * dy, 0.0);
-            linalg::matmul_f32(&mut pred, bx, &wf, r, dx, dy);
+            let out = RowsMut::new(&mut pred, r, dy)?;
+            backend.gemm(1.0, RowsRef::new(bx, r, dx)?, Op::N, wm, Op::N, 0.0, out)?;
             xw.clear();
             xw.extend_from_slice(bx);
             for i in 0..r {
@@ -82,9 +87,9 @@ pub fn robust_procrustes(
                     .iter_mut()
                     .for_each(|v| *v = (*v as f64 * wi) as f32);
             }
-            linalg::cross_chunk(&mut acc, &xw, by, r, dx, dy, &mut scratch);
-            Ok(())
+            cross.accumulate(&xw, by, r)
         })?;
+        let mut acc = cross.xty().into_vec();
         acc.iter_mut().for_each(|v| *v /= wmax);
         let next = procrustes(&RowMatrix::from_vec(dx, dy, acc)?)?;
         let change: f64 = next

@@ -19,11 +19,11 @@
 //!
 //! The chosen λ minimizes the criterion; ties go to the larger λ.
 
-use crate::align::linalg;
 use crate::align::preprocess::{self, Affine, Prepared};
 use crate::align::report::{residual_ss, LambdaPoint, LambdaSelection};
 use crate::align::ridge::check_lambda;
 use crate::align::GramStats;
+use crate::backend::cpu::linalg;
 use crate::error::{Error, Result};
 use crate::matrix::RowMatrix;
 

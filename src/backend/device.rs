@@ -4,7 +4,6 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use super::cpu::CpuBackend;
 use super::Backend;
 use crate::error::{Error, Result};
 
@@ -16,7 +15,8 @@ pub enum Device {
     /// CUDA device with this ordinal (needs the `cuda` or `cuda-13` feature, a driver, a
     /// device and the cuBLAS/cuSOLVER/NVRTC libraries).
     Cuda(usize),
-    /// CUDA device 0 if usable, otherwise the CPU (saying why on stderr).
+    /// CUDA device 0 if usable, otherwise the CPU (saying why on stderr; silently in a build
+    /// without the CUDA feature).
     #[default]
     Auto,
 }
@@ -77,13 +77,15 @@ impl Device {
     /// [`Device::resolve`] with explicit [`BackendOptions`].
     pub fn resolve_with(self, options: BackendOptions) -> Result<Arc<dyn Backend>> {
         match self {
-            Device::Cpu => Ok(Arc::new(CpuBackend::new())),
+            Device::Cpu => Ok(super::cpu()),
             Device::Cuda(n) => open_cuda(n, options),
+            // A build without CUDA has no GPU to fall back from: the CPU, silently.
+            Device::Auto if !cfg!(any(feature = "cuda", feature = "cuda-13")) => Ok(super::cpu()),
             Device::Auto => match open_cuda(0, options) {
                 Ok(b) => Ok(b),
                 Err(e) => {
                     eprintln!("recap: --device auto: using the CPU ({e})");
-                    Ok(Arc::new(CpuBackend::new()))
+                    Ok(super::cpu())
                 }
             },
         }

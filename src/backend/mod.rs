@@ -1,12 +1,19 @@
 //! The numeric backend seam: a [`Device`] chosen at run time and the [`Backend`] primitives
 //! the pipelines are built from.
 //!
-//! Everything numeric that may run on a GPU goes through [`Backend`]: Gram accumulation of
-//! row chunks, f32 GEMM, Cholesky solve, symmetric eigendecomposition, thin SVD, top-k of a
-//! score tile (and the tiled search built on it), and L2 row normalization. The CPU backend
-//! ([`cpu::CpuBackend`], faer + rayon) is always there; the CUDA backend (`cuda` module,
-//! cudarc) exists with the `cuda` (CUDA 12 library names) or `cuda-13` (CUDA 13 library
-//! names) cargo feature. Nothing outside `backend/` names cudarc.
+//! Every `O(n·d²)` step of recap runs here, behind one trait, on the device the user picks:
+//! adding a chunk of rows to the [`GramStats`] of a fit, the exact top-k search of a
+//! datastore, the rank counts of retrieval evaluation, GEMM (`X·W`), L2 row normalization,
+//! and the dense `d x d` solves (Cholesky, symmetric eigen, SVD). `align` and `retrieve`
+//! write each algorithm once over [`Backend`]; they never name a kernel.
+//!
+//! - [`CpuBackend`] is recap's tuned CPU path: the AVX-512 tile kernels (the fused Gram
+//!   chunk, the search micro-kernel, packing) where the CPU has AVX-512 F/BW/VL, and faer
+//!   (GEMM, triangular products, Cholesky, eigen, SVD) everywhere else: a CPU without
+//!   AVX-512 gets the same results through the portable path, never a panic.
+//! - `CudaBackend` (cargo feature `cuda`, CUDA 12 library names, or `cuda-13`) runs the same
+//!   steps with cuBLAS, cuSOLVER and recap's NVRTC kernels (`kernels/*.cu`) through cudarc.
+//!   Nothing outside `backend/cuda` names cudarc.
 //!
 //! ## Choosing a device
 //!
@@ -39,33 +46,117 @@ pub mod cpu;
 #[cfg(any(feature = "cuda", feature = "cuda-13"))]
 pub mod cuda;
 mod device;
-mod topk;
+mod exclusion;
+mod gram;
+mod matches;
+mod ranks;
+pub(crate) mod topk;
 mod types;
 
+pub use cpu::CpuBackend;
 pub use device::{BackendOptions, Device};
-pub use topk::{ranks_before, Exclusions, TopK};
-pub use types::{GramStats, Op, RowSource, RowsMut, RowsRef, SliceSource, Svd, SymEigen};
+pub use exclusion::Exclusion;
+pub use gram::{GramChunk, GramPrecision, GramStats};
+pub use matches::Matches;
+pub use topk::ranks_before;
+pub use types::{Op, RowsMut, RowsRef, StoredRows, Svd, SymEigen};
+
+use std::sync::Arc;
 
 use crate::error::Result;
 use crate::matrix::RowMatrix;
 
-/// Tile width (datastore rows per score tile) of the default [`Backend::search`].
-pub const SEARCH_TILE_COLS: usize = 4096;
-/// Query rows per block of the default [`Backend::search`].
-pub const SEARCH_TILE_ROWS: usize = 256;
+/// Progress of a search: `(tasks done, tasks in all)`.
+pub type SearchProgress<'a> = &'a (dyn Fn(usize, usize) + Sync);
 
-/// The numeric primitives the pipelines need, on one device.
+/// How a search is split into work (never what it returns: results are identical for every
+/// setting). `Default`: automatic.
+#[derive(Clone, Copy, Default)]
+pub struct SearchTuning<'a> {
+    /// Queries per block (0 = automatic).
+    pub query_block: usize,
+    /// Datastore rows per task (0 = automatic).
+    pub rows_per_task: usize,
+    /// Called after each finished task.
+    pub progress: Option<SearchProgress<'a>>,
+}
+
+impl std::fmt::Debug for SearchTuning<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchTuning")
+            .field("query_block", &self.query_block)
+            .field("rows_per_task", &self.rows_per_task)
+            .finish()
+    }
+}
+
+/// A datastore's rows as the backend sees them: `rows x dim`, stored f32 or f16.
+#[derive(Clone, Copy, Debug)]
+pub struct Base<'a> {
+    /// The stored values, row-major.
+    pub rows: StoredRows<'a>,
+    /// Columns per row.
+    pub dim: usize,
+}
+
+impl Base<'_> {
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.rows.len().checked_div(self.dim).unwrap_or(0)
+    }
+}
+
+/// The numeric primitives of recap, on one device.
 ///
-/// All methods check shapes and return [`crate::Error::Shape`] /
+/// Every method checks its shapes first and returns [`crate::Error::Shape`] /
 /// [`crate::Error::InvalidArgument`] rather than panicking.
 pub trait Backend: Send + Sync {
-    /// Human-readable device name (`"cpu (8 threads)"`, `"cuda:0 NVIDIA H100 (sm_90)"`).
+    /// Human-readable device name (`"cpu (8 threads, AVX-512)"`, `"cuda:0 NVIDIA H200 (sm_90)"`).
     fn name(&self) -> String;
 
-    /// Accumulate the Gram statistics of every chunk `source` yields into `stats`:
-    /// `XᵀWX`, `XᵀWY`, `Σ wᵢxᵢ`, `Σ wᵢyᵢ`, `Σ wᵢ` (`W = diag(w)`, `w = 1` without weights),
-    /// in f64.
-    fn gram_accumulate(&self, source: &mut dyn RowSource, stats: &mut GramStats) -> Result<()>;
+    /// Rows per chunk this device wants when a fit streams its input (larger chunks amortize
+    /// host–device copies on a GPU).
+    fn chunk_rows(&self) -> usize {
+        crate::io::rows::DEFAULT_CHUNK_ROWS
+    }
+
+    /// Add one chunk to `stats` (see [`GramChunk`] for what each kind adds). A non-finite
+    /// value is [`crate::Error::NonFinite`] naming the row within the chunk, and then nothing
+    /// is added.
+    fn gram_chunk(&self, stats: &mut GramStats, chunk: GramChunk<'_>) -> Result<()>;
+
+    /// Whether [`Backend::gram_chunk`] itself rejects non-finite values for statistics of
+    /// this precision (else the caller checks each chunk first).
+    fn gram_checks_finite(&self, precision: GramPrecision) -> bool {
+        let _ = precision;
+        false
+    }
+
+    /// Exact top-`k` inner-product search: for every query row (`q x dim`, used as given:
+    /// the caller normalizes for cosine) the `min(k, m)` best rows of `base` in the crate's
+    /// rank order (higher score first, ties by lower row), skipping `exclusion`'s rows
+    /// (padding: index −1, score −inf). `k = 0`, a width mismatch, a non-finite query or an
+    /// exclusion of the wrong shape are errors.
+    fn search(
+        &self,
+        queries: RowsRef<'_, f32>,
+        base: Base<'_>,
+        k: usize,
+        exclusion: Option<&Exclusion>,
+        tuning: &SearchTuning<'_>,
+    ) -> Result<Matches>;
+
+    /// For every query (`q x dim`, used as given), the 1-based rank of its best-ranked hit
+    /// among all rows of `base` (`None` without hits): one plus the number of rows that rank
+    /// before it. `hits[i]` lists the rows that count as hits for query `i`.
+    fn first_hit_ranks(
+        &self,
+        queries: RowsRef<'_, f32>,
+        base: Base<'_>,
+        hits: &[&[usize]],
+    ) -> Result<Vec<Option<usize>>> {
+        ranks::first_hit_ranks_by_gemm(self, queries, base, hits)
+    }
 
     /// f32 GEMM `C ← α·op(A)·op(B) + β·C` (row-major; `op` is identity or transpose).
     #[allow(clippy::too_many_arguments)]
@@ -93,66 +184,53 @@ pub trait Backend: Send + Sync {
     /// values descending.
     fn svd(&self, a: RowsRef<'_, f64>) -> Result<Svd>;
 
-    /// Merge one score tile into the running per-row top-k: `tile` is `q x w` scores of
-    /// global columns `col_offset .. col_offset + w`; `exclusions` (global indices per
-    /// row) are skipped, NaN is skipped.
-    fn topk_merge(
-        &self,
-        tile: RowsRef<'_, f32>,
-        col_offset: usize,
-        exclusions: Option<&Exclusions>,
-        state: &mut TopK,
-    ) -> Result<()>;
-
     /// Scale every row of `data` (`rows x cols`) to unit L2 norm (norm in f64). A zero row
     /// is [`crate::Error::ZeroVector`] naming `what` and the lowest such row
     /// (`+ row_offset`); NaN/Inf is [`crate::Error::NonFinite`]. On error the contents of
     /// `data` are unspecified (some rows may already be scaled).
     fn normalize_rows(&self, data: RowsMut<'_, f32>, what: &str, row_offset: usize) -> Result<()>;
-
-    /// Exact top-`k` inner-product search of every query row over every base row, tiled so
-    /// the `q x m` score matrix never exists. The default tiles with [`Backend::gemm`] and
-    /// [`Backend::topk_merge`]; the CUDA backend overrides it with a device-resident loop.
-    fn search(
-        &self,
-        queries: RowsRef<'_, f32>,
-        base: RowsRef<'_, f32>,
-        k: usize,
-        exclusions: Option<&Exclusions>,
-    ) -> Result<TopK> {
-        search_tiled(self, queries, base, k, exclusions)
-    }
 }
 
-/// The default tiled search: GEMM tiles of `SEARCH_TILE_ROWS x SEARCH_TILE_COLS`, each
-/// merged into the per-row top-k.
-pub fn search_tiled<B: Backend + ?Sized>(
-    backend: &B,
-    queries: RowsRef<'_, f32>,
-    base: RowsRef<'_, f32>,
-    k: usize,
-    exclusions: Option<&Exclusions>,
-) -> Result<TopK> {
-    types::check_same_cols("search: queries vs base", queries, base)?;
-    if let Some(ex) = exclusions {
-        ex.check(queries.rows(), base.rows())?;
+/// The CPU backend, shared (what every library call uses unless told otherwise).
+pub fn cpu() -> Arc<dyn Backend> {
+    static CPU: std::sync::OnceLock<Arc<dyn Backend>> = std::sync::OnceLock::new();
+    CPU.get_or_init(|| Arc::new(CpuBackend::new())).clone()
+}
+
+/// `X @ W`: the query-side linear map of ReCap (`x` is `n x d_x`, `w` is `d_x x d_y`, numpy's
+/// convention: `np.load("W.npy")`, applied as `X @ W`), an f32 GEMM on `backend`. The one
+/// product behind every map in recap (retrieval queries, aCLIP-S, `FittedMap::apply`).
+pub fn apply_map_on(
+    backend: &dyn Backend,
+    x: &RowMatrix<f32>,
+    w: &RowMatrix<f32>,
+) -> Result<RowMatrix<f32>> {
+    if x.cols() != w.rows() {
+        return Err(crate::Error::shape(
+            "rows @ map W",
+            format!("a map with {} rows (the row width)", x.cols()),
+            format!("{} x {}", w.rows(), w.cols()),
+        ));
     }
-    let mut all = TopK::new(queries.rows(), k, base.rows())?;
-    let mut tile = Vec::new();
-    for q0 in (0..queries.rows()).step_by(SEARCH_TILE_ROWS) {
-        let qb = queries.row_range(q0, (q0 + SEARCH_TILE_ROWS).min(queries.rows()));
-        let ex_block = exclusions.map(|e| e.row_range(q0, q0 + qb.rows()));
-        let mut block = TopK::new(qb.rows(), k, base.rows())?;
-        for c0 in (0..base.rows()).step_by(SEARCH_TILE_COLS) {
-            let bb = base.row_range(c0, (c0 + SEARCH_TILE_COLS).min(base.rows()));
-            tile.clear();
-            tile.resize(qb.rows() * bb.rows(), 0.0);
-            let out = RowsMut::new(&mut tile, qb.rows(), bb.rows())?;
-            backend.gemm(1.0, qb, Op::N, bb, Op::T, 0.0, out)?;
-            let scores = RowsRef::new(&tile, qb.rows(), bb.rows())?;
-            backend.topk_merge(scores, c0, ex_block.as_ref(), &mut block)?;
-        }
-        all.set_rows(q0, &block)?;
+    w.check_finite("map W")?;
+    let (n, dy) = (x.rows(), w.cols());
+    let mut out = RowMatrix::zeros(n, dy);
+    if n == 0 || dy == 0 {
+        return Ok(out);
     }
-    Ok(all)
+    backend.gemm(
+        1.0,
+        x.into(),
+        Op::N,
+        w.into(),
+        Op::N,
+        0.0,
+        (&mut out).into(),
+    )?;
+    Ok(out)
+}
+
+/// [`apply_map_on`] on the CPU.
+pub fn apply_map(x: &RowMatrix<f32>, w: &RowMatrix<f32>) -> Result<RowMatrix<f32>> {
+    apply_map_on(&CpuBackend::new(), x, w)
 }

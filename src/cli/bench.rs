@@ -5,7 +5,7 @@ use clap::Subcommand;
 
 use crate::error::Result;
 
-use super::{bench_fit, bench_retrieve};
+use super::{bench_fit, bench_retrieve, device};
 
 /// What to benchmark.
 #[derive(Subcommand, Debug)]
@@ -16,6 +16,9 @@ pub enum BenchCommand {
     /// Exact top-k retrieval: queries/s and GFLOP/s for several k and f16 storage, the bare
     /// tile-GEMM rate of the same shape and the machine's f32 GEMM rate, peak RSS.
     Retrieve(bench_retrieve::BenchRetrieveArgs),
+    /// The compute backend (--device) on synthetic data in memory: Gram + ridge solve and
+    /// top-k search, against the device's GEMM rate measured in the same run.
+    Device(device::BackendBenchArgs),
 }
 
 /// Run a benchmark subcommand.
@@ -23,5 +26,6 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Fit(a) => bench_fit::run(a),
         BenchCommand::Retrieve(a) => bench_retrieve::run(a),
+        BenchCommand::Device(a) => device::run(a),
     }
 }

@@ -14,10 +14,11 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
-use crate::align::npyfile::NpyStream;
-use crate::align::source::ChunkSource;
 use crate::align::{self, FitOptions, Method, Pairing, PrecisionChoice};
+use crate::backend::{Backend, CpuBackend, Op, RowsMut, RowsRef};
 use crate::error::{Error, Result};
+use crate::io::npy::NpyStream;
+use crate::io::rows::RowSource;
 use crate::io::Grouping;
 use crate::matrix::RowMatrix;
 
@@ -52,7 +53,7 @@ pub struct BenchFitArgs {
     #[arg(long, default_value = "auto")]
     pub gram_precision: String,
     /// Rows per streamed chunk.
-    #[arg(long, default_value_t = align::source::DEFAULT_CHUNK_ROWS)]
+    #[arg(long, default_value_t = crate::io::DEFAULT_CHUNK_ROWS)]
     pub chunk_rows: usize,
     /// Rows of the GEMM-rate probe (`d x rows` times `rows x d`, f32).
     #[arg(long, default_value_t = 131072)]
@@ -118,12 +119,19 @@ pub fn gemm_rate(rows: usize, d: usize) -> f64 {
     let x: Vec<f32> = (0..rows * d)
         .map(|i| ((i * 2654435761) % 1000) as f32 * 1e-3 - 0.5)
         .collect();
-    let mut out = faer::Mat::<f32>::zeros(d, d);
-    align::linalg::gemm_f32_probe(&x[..d * d.min(rows)], d.min(rows), d, &mut out);
+    let mut out = vec![0f32; d * d];
+    let probe = |x: &[f32], r: usize, out: &mut [f32]| {
+        let xm = RowsRef::new(x, r, d).expect("r x d");
+        let c = RowsMut::new(out, d, d).expect("d x d");
+        CpuBackend::new()
+            .gemm(1.0, xm, Op::T, xm, Op::N, 0.0, c)
+            .expect("shapes agree");
+    };
+    probe(&x[..d * d.min(rows)], d.min(rows), &mut out);
     let mut rates: Vec<f64> = (0..3)
         .map(|_| {
             let t = Instant::now();
-            align::linalg::gemm_f32_probe(&x, rows, d, &mut out);
+            probe(&x, rows, &mut out);
             2.0 * rows as f64 * (d * d) as f64 / t.elapsed().as_secs_f64() / 1e9
         })
         .collect();

@@ -15,11 +15,11 @@ use std::time::Instant;
 
 use clap::Args;
 
+use crate::backend::{CpuBackend, RowsRef};
 use crate::error::{Error, Result};
 use crate::io::npy;
 use crate::matrix::RowMatrix;
-use crate::retrieve::search::gemm_baseline;
-use crate::retrieve::{Datastore, Matches, Metric, SearchOptions, Storage};
+use crate::retrieve::{Datastore, Matches, SearchOptions, Storage};
 
 /// Options of `recap bench retrieve`.
 #[derive(Args, Debug)]
@@ -122,10 +122,9 @@ fn run_in_pool(args: &BenchRetrieveArgs) -> Result<()> {
     eprintln!(
         "q={q} m={m} d={d} threads={} avx512={} load {load_s:.3} s normalize {normalize_s:.3} s",
         rayon::current_num_threads(),
-        crate::retrieve::kernel::has_avx512()
+        crate::backend::cpu::kernel::has_avx512()
     );
     let opts = SearchOptions {
-        metric: Metric::Cosine,
         query_block: args.query_block,
         ..Default::default()
     };
@@ -251,7 +250,9 @@ fn time_gemm_part(
     let mut runs = Vec::new();
     for _ in 0..repeat.max(1) {
         let t = Instant::now();
-        let sum = gemm_baseline(ds.rows_ref(), ds.dim(), queries, opts)?;
+        let _ = opts;
+        let q = RowsRef::new(queries.as_slice(), queries.rows(), queries.cols())?;
+        let sum = CpuBackend::new().search_gemm_only(q, ds.base())?;
         runs.push(t.elapsed().as_secs_f64());
         std::hint::black_box(sum);
     }
@@ -300,7 +301,7 @@ fn time_search(
     let mut last = None;
     for _ in 0..repeat.max(1) {
         let t = Instant::now();
-        let m = ds.search(queries, k, opts)?;
+        let m = ds.search_with(queries, k, opts)?;
         runs.push(t.elapsed().as_secs_f64());
         last = Some(m);
     }

@@ -20,7 +20,7 @@ use crate::io::Grouping;
 use crate::matrix::RowMatrix;
 use crate::metrics::clip::{clip_s, ref_clip_s, ref_max_cosine, RefCosine, CLIP_S_WEIGHT};
 use crate::metrics::{ngram_metrics, EvalSet, Tokenization};
-use crate::retrieve::{evaluate, Datastore, RetrievalReport, SearchOptions, Storage};
+use crate::retrieve::{evaluate, Datastore, RetrievalReport, Storage};
 use crate::synth::{generate, SynthConfig, SynthData};
 
 /// Options of `recap demo`.
@@ -137,7 +137,7 @@ fn caption_and_score(
     queries: &RowMatrix<f32>,
     mapped: &RowMatrix<f32>,
 ) -> Result<Captioning> {
-    let matches = datastore.search(queries, 1, &SearchOptions::default())?;
+    let matches = datastore.search(queries, 1)?;
     let best: Vec<usize> = (0..queries.rows())
         .map(|q| matches.indices.row(q)[0] as usize)
         .collect();

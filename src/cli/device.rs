@@ -1,6 +1,5 @@
-//! `--device` for every computing command ([`DeviceArgs`], flatten it into a command's args)
-//! and `recap backend-bench`: Gram + solve and top-k search on one device, with the GEMM
-//! rate measured in the same run as the reference.
+//! `recap bench device`: Gram + solve and top-k search on one device, with the GEMM rate
+//! measured in the same run as the reference.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,30 +7,12 @@ use std::time::Instant;
 use clap::Args;
 use rayon::prelude::*;
 
-use crate::backend::{Backend, BackendOptions, Device, GramStats, RowsRef, SliceSource};
+use crate::backend::{Backend, Base, GramStats, RowsRef, SearchTuning, StoredRows};
 use crate::error::{Error, Result};
 
-/// The device options shared by every computing command.
-#[derive(Args, Debug, Clone)]
-pub struct DeviceArgs {
-    /// Where to compute: cpu, cuda, cuda:N, or auto (CUDA if usable, else CPU).
-    #[arg(long, default_value = "auto")]
-    pub device: Device,
-    /// Let CUDA GEMMs use TF32 tensor cores (faster, ~1e-3 relative error on products).
-    #[arg(long)]
-    pub tf32: bool,
-}
+use super::common::DeviceArgs;
 
-impl DeviceArgs {
-    /// Open the chosen backend.
-    pub fn backend(&self) -> Result<Arc<dyn Backend>> {
-        self.device.resolve_with(BackendOptions {
-            allow_tf32: self.tf32,
-        })
-    }
-}
-
-/// Options of `recap backend-bench`.
+/// Options of `recap bench device`.
 #[derive(Args, Debug)]
 pub struct BackendBenchArgs {
     #[command(flatten)]
@@ -105,7 +86,7 @@ struct Row {
     of_sgemm: f64,
 }
 
-/// Run `recap backend-bench`.
+/// Run `recap bench device`.
 pub fn run(args: BackendBenchArgs) -> Result<()> {
     let backend = args.device.backend()?;
     let mut rows = Vec::new();
@@ -123,14 +104,17 @@ pub fn run(args: BackendBenchArgs) -> Result<()> {
     if !args.no_fit {
         let x = random(args.n * d, 1);
         let y = random(args.n * d, 2);
-        let xr = RowsRef::new(&x, args.n, d)?;
-        let yr = RowsRef::new(&y, args.n, d)?;
+        let chunk = backend.chunk_rows() * d;
         let (t, _) = best_of(args.reps, || {
-            let mut st = GramStats::new(d, d);
-            backend.gram_accumulate(&mut SliceSource::new(xr, Some(yr), None)?, &mut st)?;
-            let lambda = 1e-3 * (0..d).map(|i| st.xtx[i * d + i]).sum::<f64>() / d as f64;
-            (0..d).for_each(|i| st.xtx[i * d + i] += lambda);
-            backend.cholesky_solve(RowsRef::new(&st.xtx, d, d)?, RowsRef::new(&st.xty, d, d)?)
+            let mut st = GramStats::new(d, d, true).on(Arc::clone(&backend));
+            for (xc, yc) in x.chunks(chunk).zip(y.chunks(chunk)) {
+                st.accumulate(xc, yc, xc.len() / d)?;
+            }
+            let mut a = st.xtx()?;
+            let lambda = 1e-3 * (0..d).map(|i| a.row(i)[i]).sum::<f64>() / d as f64;
+            (0..d).for_each(|i| a.row_mut(i)[i] += lambda);
+            let b = st.xty();
+            backend.cholesky_solve((&a).into(), (&b).into())
         })?;
         let (n, df) = (args.n as f64, d as f64);
         let flops = n * df * (df + 1.0) + 2.0 * n * df * df + df.powi(3) / 3.0 + 2.0 * df.powi(3);
@@ -183,13 +167,15 @@ fn reference_sgemm(args: &BackendBenchArgs, backend: &dyn Backend) -> Result<f64
 
 #[cfg(any(feature = "cuda", feature = "cuda-13"))]
 fn cuda_of(args: &BackendBenchArgs) -> Result<Option<crate::backend::cuda::CudaBackend>> {
-    let opts = BackendOptions {
+    let opts = crate::backend::BackendOptions {
         allow_tf32: args.device.tf32,
     };
     match args.device.device {
-        Device::Cpu => Ok(None),
-        Device::Cuda(n) => crate::backend::cuda::CudaBackend::open(n, opts).map(Some),
-        Device::Auto => Ok(crate::backend::cuda::CudaBackend::open(0, opts).ok()),
+        crate::backend::Device::Cpu => Ok(None),
+        crate::backend::Device::Cuda(n) => {
+            crate::backend::cuda::CudaBackend::open(n, opts).map(Some)
+        }
+        crate::backend::Device::Auto => Ok(crate::backend::cuda::CudaBackend::open(0, opts).ok()),
     }
 }
 
@@ -230,7 +216,12 @@ fn search_rows(
         return Ok(());
     }
     for &k in &args.k {
-        let (t, _) = best_of(args.reps, || backend.search(qr, xr, k, None))?;
+        let base = Base {
+            rows: StoredRows::F32(xr.as_slice()),
+            dim: xr.cols(),
+        };
+        let tuning = SearchTuning::default();
+        let (t, _) = best_of(args.reps, || backend.search(qr, base, k, None, &tuning))?;
         push(format!("search k={k} {shape}"), t, flops);
     }
     Ok(())

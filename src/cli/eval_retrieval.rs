@@ -16,11 +16,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::common::ComputeArgs;
 use crate::error::{Error, Result};
 use crate::io::captions::CaptionSet;
 use crate::io::{npy, Grouping};
 use crate::retrieve::datastore::read_caption_records;
-use crate::retrieve::{evaluate, DirectionReport, RetrievalReport};
+use crate::retrieve::{evaluate_on, DirectionReport, RetrievalReport};
 
 /// Options of `recap eval-retrieval`.
 #[derive(Args, Debug)]
@@ -45,9 +46,8 @@ pub struct EvalRetrievalArgs {
     /// Linear map W applied to the images (X @ W).
     #[arg(long)]
     pub map: Option<PathBuf>,
-    /// Threads (0 = all cores).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
     /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -55,18 +55,15 @@ pub struct EvalRetrievalArgs {
 
 /// Run `recap eval-retrieval`.
 pub fn run(args: EvalRetrievalArgs) -> Result<()> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads)
-        .build()
-        .map_err(|e| Error::invalid("threads", e.to_string()))?;
-    pool.install(|| {
+    args.compute.in_pool(|| {
+        let backend = args.compute.backend()?;
         let mut images = npy::read_f32(&args.images)?;
         if let Some(w) = &args.map {
             images = crate::align::LinearMap::load(w)?.apply(&images)?;
         }
         let texts = npy::read_f32(&args.texts)?;
         let grouping = grouping(&args, images.rows(), texts.rows())?;
-        let report = evaluate(&images, &texts, &grouping)?;
+        let report = evaluate_on(&backend, &images, &texts, &grouping)?;
         if args.json {
             println!(
                 "{}",

@@ -4,12 +4,13 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use crate::align::npyfile::NpyStream;
-use crate::align::source::ChunkSource;
+use super::common::ComputeArgs;
 use crate::align::{
     self, Criterion, FitOptions, Lambda, Method, Normalize, Pairing, PrecisionChoice,
 };
 use crate::error::{Error, Result};
+use crate::io::npy::NpyStream;
+use crate::io::rows::RowSource;
 use crate::io::Grouping;
 
 /// Solver choice on the command line.
@@ -102,8 +103,8 @@ pub struct FitArgs {
     /// Robust Procrustes: ε in the weights 1/(‖y − xW‖ + ε).
     #[arg(long, default_value_t = 1e-6)]
     pub epsilon: f64,
-    /// Rows per streamed chunk.
-    #[arg(long, default_value_t = align::source::DEFAULT_CHUNK_ROWS)]
+    /// Rows per streamed chunk (0: the device's choice, 4096 on the CPU).
+    #[arg(long, default_value_t = 0)]
     pub chunk_rows: usize,
     /// Arithmetic of the Gram products.
     #[arg(long, value_enum, default_value = "auto")]
@@ -117,9 +118,8 @@ pub struct FitArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
 }
 
 impl FitArgs {
@@ -162,55 +162,18 @@ impl FitArgs {
     }
 }
 
-/// Read a grouping file (see [`FitArgs::groups`]).
-pub fn read_grouping(path: &Path, n_images: usize) -> Result<Grouping> {
-    let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let v: serde_json::Value = serde_json::from_slice(&text).map_err(|e| Error::Json {
-        path: path.into(),
-        source: e,
-    })?;
-    let list = |v: &serde_json::Value, what: &str| -> Result<Vec<usize>> {
-        v.as_array()
-            .ok_or_else(|| Error::format(path, format!("{what} must be a list of row indices")))?
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                e.as_u64().map(|u| u as usize).ok_or_else(|| {
-                    Error::format(path, format!("{what}[{i}] is not a non-negative integer"))
-                })
-            })
-            .collect()
-    };
-    if v.is_array() {
-        return Grouping::new(list(&v, "grouping")?, n_images);
-    }
-    if let Some(l) = v.get("image_of_caption") {
-        return Grouping::new(list(l, "image_of_caption")?, n_images);
-    }
-    if let Some(c) = v.get("counts") {
-        return Ok(Grouping::from_counts(&list(c, "counts")?));
-    }
-    if v.get("images").is_some() || v.get("annotations").is_some() {
-        let set = crate::io::captions::CaptionSet::read_auto(path)?;
-        let g = set.grouping()?;
-        if g.n_images() != n_images {
-            return Err(Error::shape(
-                format!("{} images vs image rows", path.display()),
-                format!("{n_images} images"),
-                format!("{} images", g.n_images()),
-            ));
-        }
-        return Ok(g);
-    }
-    Err(Error::format(
-        path,
-        "expected a caption sidecar, a list of image rows, {\"image_of_caption\": [...]} or {\"counts\": [...]}",
-    ))
-}
-
 /// Run `recap fit`.
 pub fn run(args: FitArgs) -> Result<()> {
+    args.compute.in_pool(|| run_in_pool(&args))
+}
+
+fn run_in_pool(args: &FitArgs) -> Result<()> {
     let opts = args.options();
+    let backend = args.compute.backend()?;
+    let chunk = match args.chunk_rows {
+        0 => backend.chunk_rows(),
+        n => n,
+    };
     for out in std::iter::once(&args.out).chain(args.report.as_ref()) {
         let dir = out
             .parent()
@@ -223,18 +186,18 @@ pub fn run(args: FitArgs) -> Result<()> {
             ));
         }
     }
-    let mut x = NpyStream::open(&args.x, args.chunk_rows)?;
-    let mut y = NpyStream::open(&args.y, args.chunk_rows)?;
+    let mut x = NpyStream::open(&args.x, chunk)?;
+    let mut y = NpyStream::open(&args.y, chunk)?;
     let grouping = args
         .groups
         .as_deref()
-        .map(|g| read_grouping(g, x.rows()))
+        .map(|g| Grouping::read(g, x.rows()))
         .transpose()?;
     let pairing = grouping.as_ref().map_or(Pairing::Rows, Pairing::Grouped);
     let total = (x.rows() + y.rows()) as u64 / if grouping.is_some() { 1 } else { 2 };
-    let bar = crate::cli::progress::bar(total, "rows", args.quiet);
+    let bar = crate::cli::progress::bar(total, "rows", args.compute.quiet);
     let progress = |r: u64| bar.inc(r);
-    let map = align::fit(&mut x, &mut y, pairing, &opts, &progress)?;
+    let map = align::fit_on(&backend, &mut x, &mut y, pairing, &opts, &progress)?;
     bar.finish_and_clear();
     map.save(&args.out)?;
     if let Some(r) = &args.report {

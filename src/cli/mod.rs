@@ -8,9 +8,10 @@ mod bench;
 mod bench_fit;
 mod bench_retrieve;
 mod clip_inputs;
+mod common;
 mod correlate;
 mod demo;
-pub mod device;
+mod device;
 mod eval_retrieval;
 mod fit;
 mod inspect;
@@ -49,8 +50,6 @@ enum Command {
     /// Write a synthetic CLIP-like data set (embeddings, captions, true map) to a folder.
     #[command(long_about = synth::LONG_ABOUT)]
     Synth(synth::SynthArgs),
-    /// Benchmark the compute backend (--device): Gram + solve and top-k search vs SGEMM.
-    BackendBench(device::BackendBenchArgs),
 }
 
 /// Parse the command line, run the subcommand, print errors for people, set the exit code.
@@ -66,7 +65,6 @@ pub fn main() -> ExitCode {
         Command::Retrieve(a) => retrieve::run(a),
         Command::EvalRetrieval(a) => eval_retrieval::run(a),
         Command::Synth(a) => synth::run(a),
-        Command::BackendBench(a) => device::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

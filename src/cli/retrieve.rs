@@ -19,6 +19,7 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::common::ComputeArgs;
 use crate::error::{Error, Result};
 use crate::io::atomic::write_json_atomic;
 use crate::io::captions::CaptionSet;
@@ -80,9 +81,8 @@ pub struct RetrieveArgs {
     /// self-exclusion; needs --captions).
     #[arg(long, requires = "captions")]
     pub exclude_same_image: bool,
-    /// Threads (0 = all cores).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
@@ -90,11 +90,7 @@ pub struct RetrieveArgs {
 
 /// Run `recap retrieve`.
 pub fn run(args: RetrieveArgs) -> Result<()> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads)
-        .build()
-        .map_err(|e| Error::invalid("threads", e.to_string()))?;
-    pool.install(|| run_in_pool(&args))
+    args.compute.in_pool(|| run_in_pool(&args))
 }
 
 fn run_in_pool(args: &RetrieveArgs) -> Result<()> {
@@ -103,7 +99,7 @@ fn run_in_pool(args: &RetrieveArgs) -> Result<()> {
         MetricArg::Cosine => Metric::Cosine,
         MetricArg::Ip => Metric::InnerProduct,
     };
-    let mut ds = open_datastore(args, metric)?;
+    let mut ds = open_datastore(args, metric)?.on(args.compute.backend()?);
     let mut queries = npy::read_f32(&args.queries)?;
     if let Some(w) = &args.map {
         queries = crate::align::LinearMap::load(w)?.apply(&queries)?;
@@ -132,7 +128,8 @@ fn run_in_pool(args: &RetrieveArgs) -> Result<()> {
     };
     let load_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let matches = search_with_progress(&ds, &queries, args.k, metric, exclusion.as_ref())?;
+    let quiet = args.compute.quiet;
+    let matches = search_with_progress(&ds, &queries, args.k, exclusion.as_ref(), quiet)?;
     let search_s = t1.elapsed().as_secs_f64();
     write_outputs(args, &ds, &matches, &query_ids)?;
     summarize(args, &ds, &queries, &matches, load_s, search_s);
@@ -199,10 +196,14 @@ fn search_with_progress(
     ds: &Datastore,
     queries: &RowMatrix<f32>,
     k: usize,
-    metric: Metric,
     exclusion: Option<&Exclusion>,
+    quiet: bool,
 ) -> Result<Matches> {
-    let bar = ProgressBar::new(0);
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} searching [{bar:40}] {pos}/{len} tasks, {elapsed} (eta {eta})",
@@ -215,12 +216,11 @@ fn search_with_progress(
         bar.set_position(done as u64);
     };
     let opts = SearchOptions {
-        metric,
         exclusion,
         progress: Some(&progress),
         ..Default::default()
     };
-    let result = ds.search(queries, k, &opts);
+    let result = ds.search_with(queries, k, &opts);
     bar.finish_and_clear();
     result
 }

@@ -19,6 +19,56 @@ pub struct Grouping {
 }
 
 impl Grouping {
+    /// Read a grouping file for `n_images` image rows: the crate's caption sidecar
+    /// (`{"images", "captions"}`), a COCO annotations / Karpathy file, a JSON list giving
+    /// each caption row's image row, `{"image_of_caption": [...]}` or `{"counts": [...]}`.
+    pub fn read(path: &std::path::Path, n_images: usize) -> Result<Grouping> {
+        let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let v: serde_json::Value = serde_json::from_slice(&text).map_err(|e| Error::Json {
+            path: path.into(),
+            source: e,
+        })?;
+        let list = |v: &serde_json::Value, what: &str| -> Result<Vec<usize>> {
+            v.as_array()
+                .ok_or_else(|| {
+                    Error::format(path, format!("{what} must be a list of row indices"))
+                })?
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    e.as_u64().map(|u| u as usize).ok_or_else(|| {
+                        Error::format(path, format!("{what}[{i}] is not a non-negative integer"))
+                    })
+                })
+                .collect()
+        };
+        if v.is_array() {
+            return Grouping::new(list(&v, "grouping")?, n_images);
+        }
+        if let Some(l) = v.get("image_of_caption") {
+            return Grouping::new(list(l, "image_of_caption")?, n_images);
+        }
+        if let Some(c) = v.get("counts") {
+            return Ok(Grouping::from_counts(&list(c, "counts")?));
+        }
+        if v.get("images").is_some() || v.get("annotations").is_some() {
+            let set = crate::io::captions::CaptionSet::read_auto(path)?;
+            let g = set.grouping()?;
+            if g.n_images() != n_images {
+                return Err(Error::shape(
+                    format!("{} images vs image rows", path.display()),
+                    format!("{n_images} images"),
+                    format!("{} images", g.n_images()),
+                ));
+            }
+            return Ok(g);
+        }
+        Err(Error::format(
+            path,
+            "expected a caption sidecar, a list of image rows, {\"image_of_caption\": [...]} or {\"counts\": [...]}",
+        ))
+    }
+
     /// Build from the image row of every caption row. Every entry must be `< n_images`.
     /// Images without captions are allowed (they pair with nothing).
     pub fn new(image_of_caption: Vec<usize>, n_images: usize) -> Result<Self> {

@@ -11,5 +11,7 @@ pub mod atomic;
 pub mod captions;
 pub mod grouping;
 pub mod npy;
+pub mod rows;
 
 pub use grouping::Grouping;
+pub use rows::{read_all, MemSource, RowSource, DEFAULT_CHUNK_ROWS};

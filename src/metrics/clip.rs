@@ -193,33 +193,8 @@ pub fn ref_clip_s(clip_s: &Scores, ref_max: &[f64], variant: RefCosine) -> Resul
 }
 
 /// Map image embeddings through a fitted linear alignment: `X @ W` (`W` is `d_x x d_y`),
-/// computed in f64 and returned as f32 rows ready for the cosine. This is the one step that
-/// turns CLIP-S into aCLIP-S.
+/// the crate's one map product ([`crate::backend::apply_map`], f32 GEMM). This is the one
+/// step that turns CLIP-S into aCLIP-S.
 pub fn map_images(images: &RowMatrix<f32>, w: &RowMatrix<f32>) -> Result<RowMatrix<f32>> {
-    use rayon::prelude::*;
-    if images.cols() != w.rows() {
-        return Err(Error::shape(
-            "alignment map W",
-            format!("{} rows (the image dimension)", images.cols()),
-            format!("{} rows", w.rows()),
-        ));
-    }
-    w.check_finite("alignment map W")?;
-    let (dy, wd) = (w.cols(), w.as_slice());
-    let mut out = vec![0f32; images.rows() * dy];
-    out.par_chunks_mut(dy.max(1))
-        .enumerate()
-        .for_each(|(i, o)| {
-            let mut acc = vec![0f64; dy];
-            for (k, &x) in images.row(i).iter().enumerate() {
-                let x = f64::from(x);
-                for (a, &wv) in acc.iter_mut().zip(&wd[k * dy..(k + 1) * dy]) {
-                    *a += x * f64::from(wv);
-                }
-            }
-            for (o, a) in o.iter_mut().zip(acc) {
-                *o = a as f32;
-            }
-        });
-    RowMatrix::from_vec(images.rows(), dy, out)
+    crate::backend::apply_map(images, w)
 }

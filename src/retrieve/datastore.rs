@@ -7,12 +7,13 @@
 //! (half the memory); scores are still accumulated in f32 from the f16 values.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use half::f16;
 use serde::{Deserialize, Serialize};
 
-use super::kernel::RowsRef;
-use super::search::{search_rows, Matches, Metric, SearchOptions};
+use super::search::{Metric, SearchOptions};
+use crate::backend::{Backend, Base, Device, Matches, RowsMut, RowsRef, StoredRows};
 use crate::error::{Error, Result};
 use crate::io::atomic::write_json_atomic;
 use crate::matrix::{check_finite_rows, l2_normalize_rows, RowMatrix};
@@ -46,13 +47,28 @@ enum Embeddings {
     F16(Vec<f16>),
 }
 
-/// Embeddings of the captions a query can retrieve, with their records.
-#[derive(Clone, Debug)]
+/// Embeddings of the captions a query can retrieve, with their records, and the device its
+/// searches run on (the CPU unless [`Datastore::on`] says otherwise).
+#[derive(Clone)]
 pub struct Datastore {
     dim: usize,
     normalized: bool,
     embeddings: Embeddings,
     captions: Option<Vec<CaptionRecord>>,
+    backend: Arc<dyn Backend>,
+}
+
+impl std::fmt::Debug for Datastore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Datastore")
+            .field("rows", &self.rows())
+            .field("dim", &self.dim)
+            .field("metric", &self.metric())
+            .field("storage", &self.storage())
+            .field("captions", &self.captions.as_ref().map(|c| c.len()))
+            .field("backend", &self.backend.name())
+            .finish()
+    }
 }
 
 impl Datastore {
@@ -86,6 +102,7 @@ impl Datastore {
                 Storage::F16 => Embeddings::F16(Vec::with_capacity(total)),
             },
             captions: None,
+            backend: crate::backend::cpu(),
         };
         while let Some(chunk) = reader.next_chunk()? {
             ds.append_rows(chunk.data.to_vec(), dim)?;
@@ -106,6 +123,7 @@ impl Datastore {
                 Storage::F16 => Embeddings::F16(Vec::new()),
             },
             captions: None,
+            backend: crate::backend::cpu(),
         };
         ds.append_rows(embeddings.into_vec(), dim)?;
         Ok(ds)
@@ -142,6 +160,33 @@ impl Datastore {
         self.normalized
     }
 
+    /// The metric every search of this datastore uses (fixed when it is built).
+    pub fn metric(&self) -> Metric {
+        if self.normalized {
+            Metric::Cosine
+        } else {
+            Metric::InnerProduct
+        }
+    }
+
+    /// Search on `backend` from now on (results are the same on every backend up to f32
+    /// rounding of the scores).
+    pub fn on(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Search on `device` from now on ([`Device::resolve`]: `auto` falls back to the CPU
+    /// with the reason on stderr; `cuda` without a usable GPU is an error).
+    pub fn with_device(self, device: Device) -> Result<Self> {
+        Ok(self.on(device.resolve()?))
+    }
+
+    /// The backend searches run on.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
     /// The storage type.
     pub fn storage(&self) -> Storage {
         match self.embeddings {
@@ -163,11 +208,15 @@ impl Datastore {
         self.captions.as_deref()
     }
 
-    /// The stored rows, for the low-level [`search_rows`].
-    pub fn rows_ref(&self) -> RowsRef<'_> {
-        match &self.embeddings {
-            Embeddings::F32(v) => RowsRef::F32(v),
-            Embeddings::F16(v) => RowsRef::F16(v),
+    /// The stored rows as the backend sees them.
+    pub fn base(&self) -> Base<'_> {
+        let rows = match &self.embeddings {
+            Embeddings::F32(v) => StoredRows::F32(v),
+            Embeddings::F16(v) => StoredRows::F16(v),
+        };
+        Base {
+            rows,
+            dim: self.dim,
         }
     }
 
@@ -222,6 +271,7 @@ impl Datastore {
             normalized: self.normalized,
             embeddings,
             captions: self.captions.clone(),
+            backend: Arc::clone(&self.backend),
         })
     }
 
@@ -269,21 +319,57 @@ impl Datastore {
         Ok(std::mem::replace(self, other))
     }
 
-    /// Search the `k` best rows for every query (see [`search_rows`] for errors and
-    /// [`Matches`] for the layout). Cosine needs a normalized datastore.
-    pub fn search(
+    /// The `k` best rows for every query under the datastore's [`Metric`], best first (see
+    /// [`Matches`] for the layout and padding).
+    ///
+    /// Errors: `k = 0`; a query width other than [`Self::dim`]; a NaN/Inf query
+    /// ([`Error::NonFinite`] naming the row); a zero query under cosine
+    /// ([`Error::ZeroVector`] naming the row).
+    ///
+    /// ```
+    /// use recap::retrieve::{Datastore, Storage};
+    /// use recap::RowMatrix;
+    /// let captions = RowMatrix::from_vec(3, 2, vec![1f32, 0., 0., 1., 1., 1.])?;
+    /// let ds = Datastore::cosine(captions, Storage::F32)?;
+    /// let query = RowMatrix::from_vec(1, 2, vec![0.9f32, 0.1])?;
+    /// let found = ds.search(&query, 2)?;
+    /// assert_eq!(found.indices.row(0), &[0, 2]);
+    /// # Ok::<(), recap::Error>(())
+    /// ```
+    pub fn search(&self, queries: &RowMatrix<f32>, k: usize) -> Result<Matches> {
+        self.search_with(queries, k, &SearchOptions::default())
+    }
+
+    /// [`Self::search`] with exclusion sets, blocking or progress.
+    pub fn search_with(
         &self,
         queries: &RowMatrix<f32>,
         k: usize,
         opts: &SearchOptions<'_>,
     ) -> Result<Matches> {
-        if opts.metric == Metric::Cosine && !self.normalized {
-            return Err(Error::invalid(
-                "metric",
-                "cosine search needs a datastore built with Datastore::cosine",
+        let (q, d) = queries.shape();
+        if d != self.dim {
+            return Err(Error::shape(
+                "queries vs datastore dimension",
+                format!("{} columns", self.dim),
+                format!("{d} columns"),
             ));
         }
-        search_rows(self.rows_ref(), self.dim, queries, k, opts)
+        let normalized;
+        let rows: &[f32] = match self.metric() {
+            Metric::Cosine => {
+                let mut copy = queries.as_slice().to_vec();
+                check_finite_rows(&copy, d, "queries", 0)?;
+                self.backend
+                    .normalize_rows(RowsMut::new(&mut copy, q, d)?, "queries", 0)?;
+                normalized = copy;
+                &normalized
+            }
+            Metric::InnerProduct => queries.as_slice(),
+        };
+        let queries = RowsRef::new(rows, q, d)?;
+        self.backend
+            .search(queries, self.base(), k, opts.exclusion, &opts.tuning())
     }
 
     fn append_rows(&mut self, mut data: Vec<f32>, dim: usize) -> Result<()> {
@@ -382,6 +468,7 @@ impl Datastore {
                 Storage::F16 => Embeddings::F16(Vec::new()),
             },
             captions: None,
+            backend: crate::backend::cpu(),
         };
         ds.append_rows(emb.into_vec(), meta.dim)?;
         ds.normalized = meta.normalized;

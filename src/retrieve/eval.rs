@@ -15,13 +15,12 @@
 //! Images without captions have no hit and are left out of image→text (reported as
 //! `skipped`).
 
-use rayon::prelude::*;
 use serde::Serialize;
 
-use super::kernel::{self, RowsRef, NR};
-use super::search::{check_inputs, walk_tiles, Plan, SearchOptions};
-use super::topk::ranks_before;
 use super::{Datastore, Storage};
+use std::sync::Arc;
+
+use crate::backend::{Backend, RowsRef};
 use crate::error::{Error, Result};
 use crate::io::Grouping;
 use crate::matrix::RowMatrix;
@@ -60,6 +59,16 @@ pub fn evaluate(
     texts: &RowMatrix<f32>,
     grouping: &Grouping,
 ) -> Result<RetrievalReport> {
+    evaluate_on(&crate::backend::cpu(), images, texts, grouping)
+}
+
+/// [`evaluate`] on `backend` (normalization and the rank counts run there).
+pub fn evaluate_on(
+    backend: &Arc<dyn Backend>,
+    images: &RowMatrix<f32>,
+    texts: &RowMatrix<f32>,
+    grouping: &Grouping,
+) -> Result<RetrievalReport> {
     grouping.check_rows(images.rows(), texts.rows())?;
     if images.cols() != texts.cols() {
         return Err(Error::shape(
@@ -68,8 +77,8 @@ pub fn evaluate(
             format!("{} columns", texts.cols()),
         ));
     }
-    let image_ds = Datastore::cosine(images.clone(), Storage::F32)?;
-    let text_ds = Datastore::cosine(texts.clone(), Storage::F32)?;
+    let image_ds = Datastore::cosine(images.clone(), Storage::F32)?.on(backend.clone());
+    let text_ds = Datastore::cosine(texts.clone(), Storage::F32)?.on(Arc::clone(backend));
     let image_hits: Vec<&[usize]> = (0..grouping.n_images())
         .map(|i| grouping.captions_of(i))
         .collect();
@@ -87,110 +96,14 @@ pub fn evaluate(
 
 /// For every query row (used as given: normalize first for cosine), the 1-based rank of its
 /// best-ranked hit among all rows of `ds`, or `None` if it has no hit. `hits[i]` lists the
-/// datastore rows that count as hits for query `i`.
+/// datastore rows that count as hits for query `i`. Runs on the datastore's backend.
 pub fn first_hit_ranks(
     ds: &Datastore,
     queries: &RowMatrix<f32>,
     hits: &[&[usize]],
 ) -> Result<Vec<Option<usize>>> {
-    let d = ds.dim();
-    let opts = SearchOptions::default();
-    let m = check_inputs(ds.rows_ref(), d, queries, 1, &opts)?;
-    if hits.len() != queries.rows() {
-        return Err(Error::shape(
-            "hit lists vs queries",
-            format!("{} lists", queries.rows()),
-            format!("{} lists", hits.len()),
-        ));
-    }
-    let best: Vec<Option<(f32, usize)>> = (0..queries.rows())
-        .map(|i| best_hit(ds.rows_ref(), d, queries.row(i), hits[i], m))
-        .collect::<Result<_>>()?;
-    let plan = Plan::new(queries.rows(), m, &opts);
-    let partial: Vec<(usize, Vec<usize>)> = (0..plan.n_tasks())
-        .into_par_iter()
-        .map(|t| {
-            let (q0, q1, r0, r1) = plan.task(t);
-            let block = &queries.as_slice()[q0 * d..q1 * d];
-            (
-                q0,
-                count_before(ds.rows_ref(), d, block, &best[q0..q1], r0, r1),
-            )
-        })
-        .collect();
-    let mut before = vec![0usize; queries.rows()];
-    for (q0, counts) in partial {
-        for (b, c) in before[q0..].iter_mut().zip(counts) {
-            *b += c;
-        }
-    }
-    Ok(best
-        .iter()
-        .zip(before)
-        .map(|(b, n)| b.map(|_| n + 1))
-        .collect())
-}
-
-/// The best-ranked hit of one query, scored exactly as the tile kernel does (one FMA chain
-/// in dimension order from 0), so that it compares bit-for-bit with the tile scores.
-fn best_hit(
-    data: RowsRef<'_>,
-    d: usize,
-    query: &[f32],
-    hits: &[usize],
-    m: usize,
-) -> Result<Option<(f32, usize)>> {
-    let mut best: Option<(f32, usize)> = None;
-    for &r in hits {
-        if r >= m {
-            return Err(Error::IndexOutOfRange {
-                what: "hit row".into(),
-                index: r,
-                len: m,
-            });
-        }
-        let s = match data {
-            RowsRef::F32(v) => fma_chain(query, v[r * d..(r + 1) * d].iter().copied()),
-            RowsRef::F16(v) => fma_chain(query, v[r * d..(r + 1) * d].iter().map(|x| x.to_f32())),
-        };
-        if best.is_none_or(|(bs, br)| ranks_before(s, r, bs, br)) {
-            best = Some((s, r));
-        }
-    }
-    Ok(best)
-}
-
-fn fma_chain(query: &[f32], row: impl Iterator<Item = f32>) -> f32 {
-    query
-        .iter()
-        .zip(row)
-        .fold(0f32, |acc, (&q, x)| q.mul_add(x, acc))
-}
-
-/// Per query of `block`, the number of rows in `r0..r1` that rank before its best hit.
-fn count_before(
-    data: RowsRef<'_>,
-    d: usize,
-    block: &[f32],
-    best: &[Option<(f32, usize)>],
-    r0: usize,
-    r1: usize,
-) -> Vec<usize> {
-    let mut counts = vec![0usize; best.len()];
-    walk_tiles(data, d, block, r0, r1, |j0, n, tile| {
-        for (r, b) in best.iter().enumerate() {
-            let Some((bs, bi)) = *b else { continue };
-            let scores = &tile[r * NR..(r + 1) * NR];
-            let valid = if n == NR { u32::MAX } else { (1u32 << n) - 1 };
-            let mut mask = kernel::lanes_at_least(scores, bs) & valid;
-            while mask != 0 {
-                let j = mask.trailing_zeros() as usize;
-                counts[r] += usize::from(ranks_before(scores[j], j0 + j, bs, bi));
-                mask &= mask - 1;
-            }
-        }
-    });
-    counts
+    let q = RowsRef::new(queries.as_slice(), queries.rows(), queries.cols())?;
+    ds.backend().first_hit_ranks(q, ds.base(), hits)
 }
 
 /// Recall@K, median and mean rank of a list of ranks (`None` = skipped).

@@ -18,21 +18,14 @@
 //! - Memory: `O(q·k)` for the results plus a few small tiles per thread; the `q x m` score
 //!   matrix never exists.
 //!
-//! The numeric primitives (tile GEMM, lane selection) live in [`kernel`]; the search loop
-//! in [`search`](mod@search); selection and merging in [`topk`].
+//! The search itself runs on the datastore's [`Backend`](crate::backend::Backend) (the CPU's
+//! AVX-512 tile search, or cuBLAS tiles with the NVRTC top-k merge on a GPU).
 
 pub mod datastore;
 pub mod eval;
-pub mod exclude;
-pub mod kernel;
-pub mod map;
 pub mod search;
-pub mod topk;
 
+pub use crate::backend::{apply_map, Exclusion, Matches};
 pub use datastore::{CaptionRecord, Datastore, Storage};
-pub use eval::{evaluate, DirectionReport, RetrievalReport};
-pub use exclude::Exclusion;
-pub use kernel::RowsRef;
-pub use map::apply_map;
-pub use search::{search_rows, Matches, Metric, SearchOptions};
-pub use topk::TopK;
+pub use eval::{evaluate, evaluate_on, DirectionReport, RetrievalReport};
+pub use search::{Metric, SearchOptions};

@@ -18,16 +18,6 @@ pub const COMMON_SOURCE: &str = include_str!("../../../kernels/common.cuh");
 /// Every kernel source: (file name, source, kernel entry points).
 pub const SOURCES: &[(&str, &str, &[&str])] = &[
     (
-        "gram.cu",
-        include_str!("../../../kernels/gram.cu"),
-        &[
-            "colsum_f64",
-            "scale_rows_sqrt",
-            "accumulate_f64",
-            "first_nonfinite",
-        ],
-    ),
-    (
         "normalize.cu",
         include_str!("../../../kernels/normalize.cu"),
         &["row_norms_f64", "scale_rows_inv"],
@@ -70,10 +60,6 @@ pub fn arch_for(cc: (i32, i32)) -> String {
 /// Loaded kernels of one context.
 pub(crate) struct Kernels {
     _modules: Vec<Arc<CudaModule>>,
-    pub colsum_f64: CudaFunction,
-    pub scale_rows_sqrt: CudaFunction,
-    pub accumulate_f64: CudaFunction,
-    pub first_nonfinite: CudaFunction,
     pub row_norms_f64: CudaFunction,
     pub scale_rows_inv: CudaFunction,
     pub topk_merge_small: CudaFunction,
@@ -103,10 +89,6 @@ impl Kernels {
         }
         let mut take = |n: &str| funcs.remove(n).expect("every entry point was loaded above");
         Ok(Kernels {
-            colsum_f64: take("colsum_f64"),
-            scale_rows_sqrt: take("scale_rows_sqrt"),
-            accumulate_f64: take("accumulate_f64"),
-            first_nonfinite: take("first_nonfinite"),
             row_norms_f64: take("row_norms_f64"),
             scale_rows_inv: take("scale_rows_inv"),
             topk_merge_small: take("topk_merge_small"),

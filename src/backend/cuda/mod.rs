@@ -44,7 +44,8 @@
 //! # on the GPU machine (no Rust needed):
 //! RECAP_REQUIRE_GPU=1 ./backend_kernels-HASH
 //! RECAP_REQUIRE_GPU=1 ./backend_parity-HASH
-//! ./recap backend-bench --device cuda [--tf32] [--json]
+//! ./recap bench device --device cuda [--tf32] [--json]
+//! ./recap fit --device cuda ...; ./recap retrieve --device cuda ...
 //! python3 benches/gpu/torch_baseline.py             # PyTorch at the same shapes
 //! ```
 //!
@@ -52,8 +53,10 @@
 //!
 //! - GEMM: f32 products with f32 accumulation (cuBLAS default math); TF32 tensor cores only
 //!   with [`BackendOptions::allow_tf32`](crate::backend::BackendOptions).
-//! - Gram: per chunk of [`GRAM_CHUNK_ROWS`] rows an f32 SYRK/GEMM, then added into f64
-//!   accumulators on the device (f64 across chunks, f32 within one).
+//! - Gram: per chunk of [`GRAM_CHUNK_ROWS`] rows the host shifts the chunk by its column
+//!   means (as the CPU's portable path does), the device runs f32 SSYRK/SGEMM on the shifted
+//!   rows, and the host adds the products into the f64 statistics with the shift restored
+//!   (see `gram.rs`); f64 products run on the CPU.
 //! - Solvers: f64 cuSOLVER.
 //! - Top-k: exact, same tie rule as the CPU (see `kernels/topk.cu`); scores are f32 GEMM
 //!   results, so they can differ from the CPU's in the last bits and near-ties may order
@@ -72,8 +75,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use cudarc::driver::{CudaContext, CudaStream, DriverError};
 
 use super::{
-    Backend, BackendOptions, Exclusions, GramStats, Op, RowSource, RowsMut, RowsRef, Svd, SymEigen,
-    TopK,
+    Backend, BackendOptions, Base, CpuBackend, Exclusion, GramChunk, GramStats, Matches, Op,
+    RowsMut, RowsRef, SearchTuning, Svd, SymEigen,
 };
 use crate::error::{Error, Result};
 use crate::matrix::RowMatrix;
@@ -100,12 +103,11 @@ struct Handles {
     kernels: Option<Arc<Kernels>>,
 }
 
-/// One CUDA device: context, a compute stream, a copy stream, cuBLAS/cuSOLVER handles and
+/// One CUDA device: context, a compute stream, cuBLAS/cuSOLVER handles and
 /// the kernels (compiled at first use).
 pub struct CudaBackend {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
-    copy_stream: Arc<CudaStream>,
     cc: (i32, i32),
     label: String,
     handles: Mutex<Handles>,
@@ -120,7 +122,6 @@ impl CudaBackend {
             .map_err(driver_err("cuDeviceGetAttribute"))?;
         let name = ctx.name().unwrap_or_else(|_| "unknown GPU".into());
         let stream = ctx.new_stream().map_err(driver_err("cuStreamCreate"))?;
-        let copy_stream = ctx.new_stream().map_err(driver_err("cuStreamCreate"))?;
         let blas = context::guarded("cuBLAS init", || {
             Blas::new(stream.clone(), options.allow_tf32)
         })??;
@@ -130,7 +131,6 @@ impl CudaBackend {
             label: format!("cuda:{ordinal} {name} (sm_{}{}{tf32})", cc.0, cc.1),
             ctx,
             stream,
-            copy_stream,
             cc,
             handles: Mutex::new(Handles {
                 blas,
@@ -167,18 +167,17 @@ impl Backend for CudaBackend {
         self.label.clone()
     }
 
-    fn gram_accumulate(&self, source: &mut dyn RowSource, stats: &mut GramStats) -> Result<()> {
-        let mut h = self.lock();
-        let k = self.kernels(&mut h)?;
-        gram::accumulate_source(
-            &self.ctx,
-            &self.stream,
-            &self.copy_stream,
-            &h.blas,
-            &k,
-            source,
-            stats,
-        )
+    fn chunk_rows(&self) -> usize {
+        GRAM_CHUNK_ROWS
+    }
+
+    fn gram_chunk(&self, stats: &mut GramStats, chunk: GramChunk<'_>) -> Result<()> {
+        if !gram::on_device(stats.precision()) {
+            return CpuBackend::portable().gram_chunk(stats, chunk);
+        }
+        let h = self.lock();
+        gram::gram_chunk(&self.stream, &h.blas, stats, chunk)?;
+        self.sync()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -232,18 +231,6 @@ impl Backend for CudaBackend {
         self.lock().solver.svd(a)
     }
 
-    fn topk_merge(
-        &self,
-        tile: RowsRef<'_, f32>,
-        col_offset: usize,
-        exclusions: Option<&Exclusions>,
-        state: &mut TopK,
-    ) -> Result<()> {
-        let mut h = self.lock();
-        let k = self.kernels(&mut h)?;
-        topk::merge_host_tile(&self.stream, &k, tile, col_offset, exclusions, state)
-    }
-
     fn normalize_rows(
         &self,
         mut data: RowsMut<'_, f32>,
@@ -276,10 +263,15 @@ impl Backend for CudaBackend {
     fn search(
         &self,
         queries: RowsRef<'_, f32>,
-        base: RowsRef<'_, f32>,
+        base: Base<'_>,
         k: usize,
-        exclusions: Option<&Exclusions>,
-    ) -> Result<TopK> {
+        exclusion: Option<&Exclusion>,
+        _tuning: &SearchTuning<'_>,
+    ) -> Result<Matches> {
+        let m = crate::backend::cpu::search::check_inputs(queries, base, k, exclusion)?;
+        // f16 rows are widened on the host (exactly) before the upload.
+        let rows = base.rows.to_f32(0, base.rows.len());
+        let rows = RowsRef::new(&rows, m, base.dim)?;
         let mut h = self.lock();
         let kern = self.kernels(&mut h)?;
         topk::search(
@@ -287,9 +279,9 @@ impl Backend for CudaBackend {
             &h.blas,
             &kern,
             queries,
-            topk::Base::Host(base),
+            topk::Base::Host(rows),
             k,
-            exclusions,
+            exclusion,
             true,
         )
     }
@@ -330,8 +322,8 @@ impl CudaBackend {
         queries: RowsRef<'_, f32>,
         base: &DeviceRows,
         k: usize,
-        exclusions: Option<&Exclusions>,
-    ) -> Result<TopK> {
+        exclusions: Option<&Exclusion>,
+    ) -> Result<Matches> {
         let mut h = self.lock();
         let kern = self.kernels(&mut h)?;
         let b = topk::Base::Device(&base.data, base.rows, base.cols);

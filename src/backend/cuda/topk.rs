@@ -14,8 +14,9 @@ use super::blas::Blas;
 use super::driver_err;
 use super::kernels::Kernels;
 use crate::backend::topk::rank_cmp;
-use crate::backend::{Exclusions, Op, RowsRef, TopK};
+use crate::backend::{Exclusion, Matches, Op, RowsRef};
 use crate::error::{Error, Result};
+use crate::matrix::RowMatrix;
 
 /// Largest `k` for the shared-memory merge kernel.
 pub const SMALL_K_MAX: usize = 1024;
@@ -75,7 +76,7 @@ struct DeviceExclusions {
 
 fn upload_exclusions(
     stream: &Arc<CudaStream>,
-    ex: Option<&Exclusions>,
+    ex: Option<&Exclusion>,
 ) -> Result<Option<DeviceExclusions>> {
     let Some(ex) = ex else { return Ok(None) };
     let off: Vec<u64> = ex.offsets().iter().map(|&o| o as u64).collect();
@@ -185,8 +186,8 @@ fn split_pair<T>(pair: &mut [T; 2], i: usize) -> (&T, &mut T) {
     }
 }
 
-/// Download the state as a [`TopK`] (sorting rows of the large-k path).
-fn download(stream: &Arc<CudaStream>, st: &State, q: usize) -> Result<TopK> {
+/// Download the state as [`Matches`] (sorting rows of the large-k path; padding −1 / −inf).
+fn download(stream: &Arc<CudaStream>, st: &State, q: usize) -> Result<Matches> {
     let c = st.cur;
     let k = st.k;
     let scores: Vec<f32> = stream
@@ -198,25 +199,26 @@ fn download(stream: &Arc<CudaStream>, st: &State, q: usize) -> Result<TopK> {
     let lens: Vec<u32> = stream
         .clone_dtoh(&st.lens[c])
         .map_err(driver_err("copy top-k to host"))?;
-    let mut s = scores[..q * k].to_vec();
-    let mut ix: Vec<usize> = idx[..q * k].iter().map(|&v| v as usize).collect();
-    let lens: Vec<usize> = lens[..q].iter().map(|&v| v as usize).collect();
+    let mut s = vec![f32::NEG_INFINITY; q * k];
+    let mut ix = vec![-1i64; q * k];
     s.par_chunks_mut(k.max(1))
         .zip(ix.par_chunks_mut(k.max(1)))
-        .zip(lens.par_iter())
-        .for_each(|((rs, ri), &len)| {
-            let mut pairs: Vec<(f32, usize)> = (0..len).map(|j| (rs[j], ri[j])).collect();
+        .enumerate()
+        .for_each(|(r, (rs, ri))| {
+            let len = lens[r] as usize;
+            let mut pairs: Vec<(f32, usize)> = (0..len)
+                .map(|j| (scores[r * k + j], idx[r * k + j] as usize))
+                .collect();
             pairs.sort_unstable_by(rank_cmp);
             for (j, (v, g)) in pairs.into_iter().enumerate() {
                 rs[j] = v;
-                ri[j] = g;
-            }
-            for j in len..rs.len() {
-                rs[j] = f32::NEG_INFINITY;
-                ri[j] = usize::MAX;
+                ri[j] = g as i64;
             }
         });
-    TopK::from_parts(k, s, ix, lens)
+    Ok(Matches {
+        indices: RowMatrix::from_vec(q, k, ix)?,
+        scores: RowMatrix::from_vec(q, k, s)?,
+    })
 }
 
 /// Where the search's base rows live.
@@ -247,9 +249,9 @@ pub(crate) fn search(
     queries: RowsRef<'_, f32>,
     base: Base<'_>,
     k: usize,
-    exclusions: Option<&Exclusions>,
+    exclusions: Option<&Exclusion>,
     merge: bool,
-) -> Result<TopK> {
+) -> Result<Matches> {
     let (m, bd) = base.shape();
     if bd != queries.cols() {
         return Err(Error::shape(
@@ -262,9 +264,15 @@ pub(crate) fn search(
         ex.check(queries.rows(), m)?;
     }
     let (q, d) = (queries.rows(), queries.cols());
-    let out = TopK::new(q, k, m)?;
+    if k == 0 {
+        return Err(Error::invalid("k", "must be at least 1"));
+    }
+    let kk = k.min(m);
     if q == 0 || m == 0 {
-        return Ok(out);
+        return Ok(Matches {
+            indices: RowMatrix::from_vec(q, kk, vec![-1; q * kk])?,
+            scores: RowMatrix::from_vec(q, kk, vec![f32::NEG_INFINITY; q * kk])?,
+        });
     }
     if m >= u32::MAX as usize || q >= u32::MAX as usize {
         return Err(Error::invalid(
@@ -272,7 +280,6 @@ pub(crate) fn search(
             format!("{m} rows exceed the CUDA search's 32-bit index"),
         ));
     }
-    let kk = out.k();
     let large = kk > SMALL_K_MAX;
     let w_max = TILE_COLS.min(m);
     let qb_max = (TILE_BYTES / (w_max * 4)).clamp(1, q);
@@ -321,96 +328,9 @@ pub(crate) fn search(
     download(stream, &st, q)
 }
 
-/// The `topk_merge` primitive on the device: upload the host tile and state, merge, download.
-pub(crate) fn merge_host_tile(
-    stream: &Arc<CudaStream>,
-    kern: &Kernels,
-    tile: RowsRef<'_, f32>,
-    col_offset: usize,
-    exclusions: Option<&Exclusions>,
-    state: &mut TopK,
-) -> Result<()> {
-    let (q, w) = (tile.rows(), tile.cols());
-    if q != state.rows() {
-        return Err(Error::shape(
-            "topk_merge: tile rows vs state rows",
-            format!("{}", state.rows()),
-            format!("{q}"),
-        ));
-    }
-    if let Some(ex) = exclusions {
-        if ex.n_queries() != q {
-            return Err(Error::shape(
-                "topk_merge: exclusion sets",
-                format!("{q} sets"),
-                format!("{} sets", ex.n_queries()),
-            ));
-        }
-    }
-    if col_offset + w >= u32::MAX as usize {
-        return Err(Error::invalid(
-            "col_offset",
-            "exceeds the CUDA search's 32-bit index",
-        ));
-    }
-    let k = state.k();
-    if q == 0 || w == 0 {
-        return Ok(());
-    }
-    let large = k > SMALL_K_MAX;
-    let (_, hs, hi, hl) = state.parts();
-    let mut st = State::new(stream, q, k, large)?;
-    let idx32: Vec<u32> = hi
-        .iter()
-        .map(|&i| i.min(u32::MAX as usize) as u32)
-        .collect();
-    let len32: Vec<u32> = hl.iter().map(|&l| l as u32).collect();
-    // The large-k filter needs the current k-th best key of full rows (rows are sorted).
-    let thr: Vec<u32> = (0..q)
-        .map(|r| {
-            if hl[r] == k {
-                ordered_key(hs[r * k + k - 1])
-            } else {
-                0
-            }
-        })
-        .collect();
-    stream
-        .memcpy_htod(hs, &mut st.scores[0])
-        .map_err(driver_err("copy state"))?;
-    stream
-        .memcpy_htod(&idx32, &mut st.indices[0])
-        .map_err(driver_err("copy state"))?;
-    stream
-        .memcpy_htod(&len32, &mut st.lens[0])
-        .map_err(driver_err("copy state"))?;
-    stream
-        .memcpy_htod(&thr, &mut st.thr_key)
-        .map_err(driver_err("copy state"))?;
-    let dt = stream
-        .clone_htod(tile.as_slice())
-        .map_err(driver_err("copy tile"))?;
-    let dex = upload_exclusions(stream, exclusions)?;
-    merge_tile(
-        stream,
-        kern,
-        &dt,
-        q,
-        w,
-        col_offset,
-        0,
-        &mut st,
-        dex.as_ref(),
-    )?;
-    if large {
-        st.cur = 1;
-    }
-    *state = download(stream, &st, q)?;
-    Ok(())
-}
-
 /// Host copy of the kernels' `recap_key`: a monotone map of non-NaN floats to `u32`
 /// (equal floats, `-0.0` and `0.0` included, get equal keys).
+#[cfg(test)]
 pub(crate) fn ordered_key(v: f32) -> u32 {
     let u = if v == 0.0 { 0 } else { v.to_bits() };
     if u & 0x8000_0000 != 0 {

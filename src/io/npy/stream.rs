@@ -31,7 +31,7 @@ impl<'a> RowChunk<'a> {
     }
 }
 
-enum ChunkSource {
+enum RowSource {
     /// Random-access bytes (plain file, stored member, or a spilled temporary file).
     Region { file: File, offset: u64 },
     /// A deflated member read front to back (C order only).
@@ -60,7 +60,7 @@ pub struct RowChunkReader {
     header: NpyHeader,
     rows_per_chunk: usize,
     next_row: usize,
-    source: ChunkSource,
+    source: RowSource,
     raw: Vec<u8>,
     col_major: Vec<f32>,
     out: Vec<f32>,
@@ -82,9 +82,9 @@ impl RowChunkReader {
         } = source::open(path.as_ref())?;
         check_dtype::<f32>(&header, &label)?;
         let source = match data {
-            DataSource::Region { file, offset } => ChunkSource::Region { file, offset },
+            DataSource::Region { file, offset } => RowSource::Region { file, offset },
             DataSource::Stream(s) if needs_transpose(&header) => spill(s, &header, &label)?,
-            DataSource::Stream(s) => ChunkSource::Stream(s),
+            DataSource::Stream(s) => RowSource::Stream(s),
         };
         Ok(RowChunkReader {
             label,
@@ -144,7 +144,7 @@ impl RowChunkReader {
         if self.next_row >= rows_total {
             if !self.finished {
                 self.finished = true;
-                if let ChunkSource::Stream(s) = &mut self.source {
+                if let RowSource::Stream(s) = &mut self.source {
                     s.finish(&self.label)?;
                 }
             }
@@ -186,11 +186,11 @@ impl RowChunkReader {
             &mut self.raw
         };
         match &mut self.source {
-            ChunkSource::Region { file, offset } => {
+            RowSource::Region { file, offset } => {
                 let pos = *offset + (start * h.cols()) as u64 * item;
                 read_exact_at(file, pos, buf, &self.label)?;
             }
-            ChunkSource::Stream(s) => s.fill(buf, &self.label)?,
+            RowSource::Stream(s) => s.fill(buf, &self.label)?,
         }
         if !native {
             f32::convert(&self.raw, h.dtype, h.big_endian, &mut self.out);
@@ -199,7 +199,7 @@ impl RowChunkReader {
     }
 
     fn read_fortran_chunk(&mut self, start: usize, rows: usize) -> Result<()> {
-        let ChunkSource::Region { file, offset } = &self.source else {
+        let RowSource::Region { file, offset } = &self.source else {
             unreachable!("Fortran-order streams are spilled to a file at open");
         };
         let h = &self.header;
@@ -218,7 +218,7 @@ impl RowChunkReader {
 }
 
 /// Decompress a Fortran-order member into an anonymous temporary file, in bounded blocks.
-fn spill(mut s: ExactStream, h: &NpyHeader, label: &Path) -> Result<ChunkSource> {
+fn spill(mut s: ExactStream, h: &NpyHeader, label: &Path) -> Result<RowSource> {
     let mut file = tempfile::tempfile().map_err(|e| Error::io(label, e))?;
     let mut remaining = h.data_len();
     let mut buf = vec![0u8; (1 << 20).min(remaining as usize)];
@@ -231,5 +231,5 @@ fn spill(mut s: ExactStream, h: &NpyHeader, label: &Path) -> Result<ChunkSource>
     s.finish(label)?;
     file.seek(SeekFrom::Start(0))
         .map_err(|e| Error::io(label, e))?;
-    Ok(ChunkSource::Region { file, offset: 0 })
+    Ok(RowSource::Region { file, offset: 0 })
 }

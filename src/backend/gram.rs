@@ -20,29 +20,85 @@
 //! `.npz` archive with members `xtx, xty, sum_x, sum_y, sq_x, sq_y, n`.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use crate::align::fused::{self, ChunkInput, ChunkMoments, FusedScratch};
-use crate::align::linalg::{self, ChunkScratch, GramPrecision};
-use crate::align::tile;
+use super::cpu::fused::FusedScratch;
+use super::cpu::linalg::{self, ChunkScratch};
+use super::Backend;
 use crate::error::{Error, Result};
 use crate::matrix::RowMatrix;
 
-/// Streaming, mergeable Gram statistics of paired rows (see the module docs).
-#[derive(Clone, Debug)]
+/// Arithmetic of the chunk products.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GramPrecision {
+    /// f32 products of mean-shifted chunks summed in f64 (fast; relative error ~1e-9–1e-8).
+    #[default]
+    F32,
+    /// f64 products (about half the speed; exact to f64 rounding).
+    F64,
+}
+
+/// One chunk of rows for [`Backend::gram_chunk`].
+#[derive(Clone, Copy, Debug)]
+pub enum GramChunk<'a> {
+    /// Plain pairs, row `i` of `x` (`rows x dx`) with row `i` of `y` (`rows x dy`): adds
+    /// `XᵀX` (lower triangle, when accumulated), `XᵀY`, `Σx`, `Σx²`, `Σy`, `Σy²`; `n += rows`.
+    Pairs {
+        /// Image rows.
+        x: &'a [f32],
+        /// Caption rows.
+        y: &'a [f32],
+        /// Rows in the chunk.
+        rows: usize,
+    },
+    /// Pair-grouped image rows: image `i` has `counts[i]` captions whose embeddings sum to
+    /// row `i` of `caption_sums` (`rows x dy`). Adds `Σ cᵢ xᵢxᵢᵀ`, `Σ xᵢ sᵢᵀ`, `Σ c x`,
+    /// `Σ c x²`; `n += Σ c` (the captions' own moments come from
+    /// [`GramStats::add_caption_moments`]).
+    Images {
+        /// Image rows.
+        x: &'a [f32],
+        /// Captions per image.
+        counts: &'a [u32],
+        /// Caption sums per image.
+        caption_sums: &'a [f32],
+        /// Rows in the chunk.
+        rows: usize,
+    },
+}
+
+/// Streaming, mergeable Gram statistics of paired rows (see the module docs). Chunks are
+/// added on the backend chosen with [`GramStats::on`] (the CPU by default).
+#[derive(Clone)]
 pub struct GramStats {
-    dx: usize,
-    dy: usize,
-    n: u64,
-    with_xtx: bool,
+    pub(crate) dx: usize,
+    pub(crate) dy: usize,
+    pub(crate) n: u64,
+    pub(crate) with_xtx: bool,
     /// `dx x dx` row-major; lower triangle accumulated, upper mirrored by [`Self::xtx`].
-    xtx_lower: Vec<f64>,
-    xty: Vec<f64>,
-    sum_x: Vec<f64>,
-    sum_y: Vec<f64>,
-    sq_x: Vec<f64>,
-    sq_y: Vec<f64>,
-    precision: GramPrecision,
-    scratch: ScratchCell,
+    pub(crate) xtx_lower: Vec<f64>,
+    pub(crate) xty: Vec<f64>,
+    pub(crate) sum_x: Vec<f64>,
+    pub(crate) sum_y: Vec<f64>,
+    pub(crate) sq_x: Vec<f64>,
+    pub(crate) sq_y: Vec<f64>,
+    pub(crate) precision: GramPrecision,
+    pub(crate) scratch: ScratchCell,
+    backend: Arc<dyn Backend>,
+}
+
+impl std::fmt::Debug for GramStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GramStats")
+            .field("dx", &self.dx)
+            .field("dy", &self.dy)
+            .field("n", &self.n)
+            .field("with_xtx", &self.with_xtx)
+            .field("precision", &self.precision)
+            .field("backend", &self.backend.name())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Per-statistics scratch; not part of the value (clones start empty).
@@ -50,11 +106,11 @@ pub struct GramStats {
 /// The fused f32 path keeps one shift per side for all chunks (the column means of the first
 /// chunk it sees); any shift gives the same statistics up to rounding.
 #[derive(Debug, Default)]
-struct ScratchCell {
-    chunk: ChunkScratch,
-    fused: FusedScratch,
-    shift_x: Option<Vec<f32>>,
-    shift_y: Option<Vec<f32>>,
+pub(crate) struct ScratchCell {
+    pub(crate) chunk: ChunkScratch,
+    pub(crate) fused: FusedScratch,
+    pub(crate) shift_x: Option<Vec<f32>>,
+    pub(crate) shift_y: Option<Vec<f32>>,
 }
 
 impl Clone for ScratchCell {
@@ -84,7 +140,20 @@ impl GramStats {
             sq_y: vec![0.0; dy],
             precision: GramPrecision::F32,
             scratch: ScratchCell::default(),
+            backend: super::cpu(),
         }
+    }
+
+    /// Add chunks on `backend` from now on (statistics are the same on every backend up to
+    /// rounding; see the backend's docs).
+    pub fn on(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// The backend chunks are added on.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
     }
 
     /// Set the arithmetic of the chunk products (see [`GramPrecision`]).
@@ -125,38 +194,8 @@ impl GramStats {
         if rows == 0 {
             return Ok(());
         }
-        if self.fused() {
-            let m = self.accumulate_fused(x, y, None, rows)?;
-            self.add_fused_y_moments(&m);
-            self.n += rows as u64;
-            return Ok(());
-        }
-        self.scratch.chunk.precision = self.precision;
-        let mean_x = self.add_x_moments(x, None);
-        let mean_y = self.add_y_moments(y);
-        if self.with_xtx {
-            self.scratch.chunk.mean_x = Some(mean_x.clone());
-            linalg::gram_lower_chunk(
-                &mut self.xtx_lower,
-                x,
-                rows,
-                self.dx,
-                &mut self.scratch.chunk,
-            );
-        }
-        self.scratch.chunk.mean_x = Some(mean_x);
-        self.scratch.chunk.mean_y = Some(mean_y);
-        linalg::cross_chunk(
-            &mut self.xty,
-            x,
-            y,
-            rows,
-            self.dx,
-            self.dy,
-            &mut self.scratch.chunk,
-        );
-        self.n += rows as u64;
-        Ok(())
+        let backend = Arc::clone(&self.backend);
+        backend.gram_chunk(self, GramChunk::Pairs { x, y, rows })
     }
 
     /// Accumulate a chunk of image rows for pair-grouped data: image row `i` of `x` has
@@ -178,37 +217,14 @@ impl GramStats {
         if rows == 0 {
             return Ok(());
         }
-        let w: Vec<f32> = counts.iter().map(|&c| c as f32).collect();
-        if self.fused() {
-            self.accumulate_fused(x, caption_sums, Some(&w), rows)?;
-            self.n += counts.iter().map(|&c| c as u64).sum::<u64>();
-            return Ok(());
-        }
-        self.scratch.chunk.precision = self.precision;
-        let mean_x = self.add_x_moments(x, Some(&w));
-        if self.with_xtx {
-            self.scratch.chunk.mean_x = Some(mean_x.clone());
-            linalg::gram_lower_chunk_weighted(
-                &mut self.xtx_lower,
-                x,
-                Some(&w),
-                rows,
-                self.dx,
-                &mut self.scratch.chunk,
-            );
-        }
-        self.scratch.chunk.mean_x = Some(mean_x);
-        linalg::cross_chunk(
-            &mut self.xty,
+        let chunk = GramChunk::Images {
             x,
+            counts,
             caption_sums,
             rows,
-            self.dx,
-            self.dy,
-            &mut self.scratch.chunk,
-        );
-        self.n += counts.iter().map(|&c| c as u64).sum::<u64>();
-        Ok(())
+        };
+        let backend = Arc::clone(&self.backend);
+        backend.gram_chunk(self, chunk)
     }
 
     /// Accumulate `Σ y` and `Σ y²` over caption rows (grouped data; see
@@ -229,63 +245,10 @@ impl GramStats {
         Ok(())
     }
 
-    /// Whether [`Self::accumulate`] rejects non-finite values itself (the fused path does,
-    /// as a by-product of its moments: the error names the row within the chunk).
+    /// Whether [`Self::accumulate`] rejects non-finite values itself (the fused CPU path
+    /// does, as a by-product of its moments: the error names the row within the chunk).
     pub fn checks_finite(&self) -> bool {
-        self.fused()
-    }
-
-    /// Whether chunks take the fused AVX-512 f32 path ([`fused`]).
-    fn fused(&self) -> bool {
-        self.precision == GramPrecision::F32 && tile::available()
-    }
-
-    /// One chunk through [`fused::accumulate`]; adds the X moments (`Σ w x`, `Σ w x²`) and
-    /// returns the chunk's moments. Nothing is added when the chunk has a non-finite value.
-    fn accumulate_fused(
-        &mut self,
-        x: &[f32],
-        y: &[f32],
-        w: Option<&[f32]>,
-        rows: usize,
-    ) -> Result<ChunkMoments> {
-        let cell = &mut self.scratch;
-        let shift_x = cell
-            .shift_x
-            .get_or_insert_with(|| fused::column_means(x, self.dx));
-        let shift_y = cell
-            .shift_y
-            .get_or_insert_with(|| fused::column_means(y, self.dy));
-        let input = ChunkInput {
-            x,
-            y,
-            w,
-            rows,
-            dx: self.dx,
-            dy: self.dy,
-            shift_x,
-            shift_y,
-        };
-        let xtx = self.with_xtx.then_some(&mut self.xtx_lower[..]);
-        let m = fused::accumulate(xtx, &mut self.xty, input, &mut cell.fused)?;
-        // Σ w x = s_w + W c,  Σ w x² = q_w + 2 c s_w + W c².
-        for (j, &c) in shift_x.iter().enumerate() {
-            let c = c as f64;
-            self.sum_x[j] += m.swx[j] + m.weight * c;
-            self.sq_x[j] += m.qwx[j] + 2.0 * c * m.swx[j] + m.weight * c * c;
-        }
-        Ok(m)
-    }
-
-    /// `Σ y += s_y + R t`, `Σ y² += q_y + 2 t s_y + R t²` from a fused chunk of plain pairs.
-    fn add_fused_y_moments(&mut self, m: &ChunkMoments) {
-        let shift_y = self.scratch.shift_y.as_deref().unwrap_or_default();
-        let r = m.weight;
-        for (j, &t) in shift_y.iter().enumerate() {
-            let t = t as f64;
-            self.sum_y[j] += m.sy[j] + r * t;
-            self.sq_y[j] += m.qy[j] + 2.0 * t * m.sy[j] + r * t * t;
-        }
+        self.backend.gram_checks_finite(self.precision)
     }
 
     fn check_len(&self, what: &str, got: usize, expected: usize) -> Result<()> {
@@ -300,7 +263,7 @@ impl GramStats {
     }
 
     /// Add `Σ c x`, `Σ c x²`; returns the chunk's (weighted) column mean.
-    fn add_x_moments(&mut self, x: &[f32], w: Option<&[f32]>) -> Vec<f64> {
+    pub(crate) fn add_x_moments(&mut self, x: &[f32], w: Option<&[f32]>) -> Vec<f64> {
         let d = self.dx;
         let m = linalg::par_rows_fold(x, d, 2 * d, |acc, i, row| {
             let c = w.map_or(1.0, |w| w[i] as f64);
@@ -321,7 +284,7 @@ impl GramStats {
     }
 
     /// Add `Σ y`, `Σ y²`; returns the chunk's column mean.
-    fn add_y_moments(&mut self, y: &[f32]) -> Vec<f64> {
+    pub(crate) fn add_y_moments(&mut self, y: &[f32]) -> Vec<f64> {
         let d = self.dy;
         let m = linalg::par_rows_fold(y, d, 2 * d, |acc, _, row| {
             let (s, q) = acc.split_at_mut(d);
@@ -485,6 +448,6 @@ fn f64m(rows: usize, cols: usize, data: &[f64]) -> crate::io::npy::ArrayRef<'_> 
     crate::io::npy::ArrayRef::F64 { rows, cols, data }
 }
 
-fn add_into(a: &mut [f64], b: &[f64], sign: f64) {
+pub(crate) fn add_into(a: &mut [f64], b: &[f64], sign: f64) {
     a.iter_mut().zip(b).for_each(|(a, b)| *a += sign * b);
 }

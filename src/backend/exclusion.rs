@@ -63,6 +63,25 @@ impl Exclusion {
         &self.rows[self.offsets[query]..self.offsets[query + 1]]
     }
 
+    /// CSR offsets (`n_queries + 1` entries) into [`Self::indices`].
+    pub fn offsets(&self) -> &[usize] {
+        &self.offsets
+    }
+
+    /// All excluded datastore rows, query after query.
+    pub fn indices(&self) -> &[usize] {
+        &self.rows
+    }
+
+    /// The sets of queries `start..end` as their own `Exclusion`.
+    pub fn row_range(&self, start: usize, end: usize) -> Exclusion {
+        let base = self.offsets[start];
+        Exclusion {
+            offsets: self.offsets[start..=end].iter().map(|o| o - base).collect(),
+            rows: self.rows[base..self.offsets[end]].to_vec(),
+        }
+    }
+
     /// Check that this exclusion fits `n_queries` queries and a datastore of `n_rows` rows.
     pub fn check(&self, n_queries: usize, n_rows: usize) -> Result<()> {
         if self.n_queries() != n_queries {

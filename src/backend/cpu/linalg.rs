@@ -20,27 +20,13 @@ use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::linalg::solvers::Solve;
 use faer::{Accum, Mat, MatRef, Par, Side};
 
+use crate::backend::GramPrecision;
 use crate::error::{Error, Result};
 use crate::matrix::RowMatrix;
 
 /// The parallelism used by every primitive: all rayon threads.
 pub fn par() -> Par {
     Par::rayon(0)
-}
-
-fn f32_view(data: &[f32], rows: usize, cols: usize) -> MatRef<'_, f32> {
-    MatRef::from_row_major_slice(data, rows, cols)
-}
-
-/// Arithmetic of the chunk products.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GramPrecision {
-    /// f32 products of mean-shifted chunks summed in f64 (fast; relative error ~1e-9–1e-8).
-    #[default]
-    F32,
-    /// f64 products (about half the speed; exact to f64 rounding).
-    F64,
 }
 
 /// Scratch for the chunk products (kept between chunks to avoid re-allocation), and the
@@ -78,15 +64,19 @@ fn scratch<T: faer::traits::ComplexField>(
 /// much smaller partial sums (the embeddings share a large common offset), so the f32
 /// accumulation error shrinks with them; the shift is added back exactly in f64:
 /// `AᵀWB = ÃᵀWB̃ + c_a s̃_bᵀ + s̃_a c_bᵀ + (Σw) c_a c_bᵀ`.
-struct Shifted<T> {
-    data: Vec<T>,
-    shift: Vec<f64>,
-    sum: Vec<f64>,
-    weight: f64,
+pub(crate) struct Shifted<T> {
+    /// `(x − c)·√w` row-major.
+    pub(crate) data: Vec<T>,
+    /// The shift `c` (f32 values held in f64).
+    pub(crate) shift: Vec<f64>,
+    /// `Σ w (x − c)`.
+    pub(crate) sum: Vec<f64>,
+    /// `Σ w`.
+    pub(crate) weight: f64,
 }
 
 /// Element type of the shifted copy: f32 (rounded `x − c`) or f64 (exact `x − c`).
-trait Lane: Copy {
+pub(crate) trait Lane: Copy {
     /// `out = (row − c)·√w`, `sum += w·(row − c)` (the unscaled shifted values).
     fn shift_row(
         out: &mut [Self],
@@ -179,7 +169,7 @@ where
     total
 }
 
-fn shifted<T: Lane + Send + Sync + Default>(
+pub(crate) fn shifted<T: Lane + Send + Sync + Default>(
     x: &[f32],
     w: Option<&[f32]>,
     mean: Option<Vec<f64>>,
@@ -273,7 +263,6 @@ fn add_lower_product<T>(acc: &mut [f64], sh: &Shifted<T>, rows: usize, d: usize,
 where
     T: faer::traits::ComplexField + Copy + Into<f64> + From<f32>,
 {
-    let (c, sm, wt) = (&sh.shift, &sh.sum, sh.weight);
     let xm = MatRef::from_row_major_slice(&sh.data, rows, d);
     triangular::matmul(
         dst.as_mut(),
@@ -286,10 +275,21 @@ where
         T::from(1.0f32),
         par(),
     );
+    correct_lower(acc, sh, |i, j| dst[(i, j)].into());
+}
+
+/// `acc_lower += P + c sᵀ + s cᵀ + (Σw) c cᵀ` where `P(i, j)` (`j ≤ i`) is the product of the
+/// shifted chunk `X̃ᵀWX̃` computed on any device.
+pub(crate) fn correct_lower<T>(
+    acc: &mut [f64],
+    sh: &Shifted<T>,
+    product: impl Fn(usize, usize) -> f64,
+) {
+    let (c, sm, wt) = (&sh.shift, &sh.sum, sh.weight);
+    let d = c.len();
     for i in 0..d {
         for (j, a) in acc[i * d..i * d + i + 1].iter_mut().enumerate() {
-            let product: f64 = dst[(i, j)].into();
-            *a += product + c[i] * sm[j] + sm[i] * c[j] + wt * c[i] * c[j];
+            *a += product(i, j) + c[i] * sm[j] + sm[i] * c[j] + wt * c[i] * c[j];
         }
     }
 }
@@ -345,38 +345,27 @@ fn add_cross_product<T>(
         T::from(1.0f32),
         par(),
     );
+    correct_cross(acc, sx, sy, r, |i, j| dst[(i, j)].into());
+}
+
+/// `acc += P + c_x s_yᵀ + s_x c_yᵀ + r c_x c_yᵀ` where `P(i, j)` is the product `X̃ᵀỸ` of the
+/// shifted chunks computed on any device (`r` rows).
+pub(crate) fn correct_cross<T>(
+    acc: &mut [f64],
+    sx: &Shifted<T>,
+    sy: &Shifted<T>,
+    r: f64,
+    product: impl Fn(usize, usize) -> f64,
+) {
+    let (dx, dy) = (sx.shift.len(), sy.shift.len());
     for i in 0..dx {
         for (j, a) in acc[i * dy..(i + 1) * dy].iter_mut().enumerate() {
-            let product: f64 = dst[(i, j)].into();
-            *a += product
+            *a += product(i, j)
                 + sx.shift[i] * sy.sum[j]
                 + sx.sum[i] * sy.shift[j]
                 + r * sx.shift[i] * sy.shift[j];
         }
     }
-}
-
-/// `C = A B` in f32 for row-major `a` (`m x k`) and `b` (`k x n`), written row-major into
-/// `out` (`m x n`). Used to apply a map to a chunk of rows.
-pub fn matmul_f32(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
-    let am = f32_view(a, m, k);
-    let bm = f32_view(b, k, n);
-    let dst = faer::MatMut::from_row_major_slice_mut(out, m, n);
-    faer::linalg::matmul::matmul(dst, Accum::Replace, am, bm, 1.0f32, par());
-}
-
-/// Peak-style f32 GEMM of the Gram's shape (`d x rows` times `rows x d`), for rate
-/// comparisons in benchmarks. Returns nothing; the caller times it.
-pub fn gemm_f32_probe(x: &[f32], rows: usize, d: usize, out: &mut Mat<f32>) {
-    let xm = f32_view(x, rows, d);
-    faer::linalg::matmul::matmul(
-        out.as_mut(),
-        Accum::Replace,
-        xm.transpose(),
-        xm,
-        1.0f32,
-        par(),
-    );
 }
 
 pub(crate) fn to_faer(m: &RowMatrix<f64>) -> Mat<f64> {
@@ -431,6 +420,21 @@ pub fn cholesky_solve(
     let diag = (0..l.nrows()).map(|i| l[(i, i)]).collect();
     let x = llt.solve(to_faer(b).as_ref());
     Ok((from_faer(x.as_ref()), diag))
+}
+
+/// Solve `A X = B` by Cholesky; a failed factorization is
+/// [`Error::NotPositiveDefinite`] with the (0-based) pivot.
+pub fn cholesky_solve_pivot(a: &RowMatrix<f64>, b: &RowMatrix<f64>) -> Result<RowMatrix<f64>> {
+    let llt = to_faer(a).llt(Side::Lower).map_err(|e| match e {
+        faer::linalg::cholesky::llt::factor::LltError::NonPositivePivot { index } => {
+            Error::NotPositiveDefinite {
+                operation: "Cholesky (faer llt)".into(),
+                pivot: index,
+            }
+        }
+    })?;
+    let x = llt.solve(to_faer(b).as_ref());
+    Ok(from_faer(x.as_ref()))
 }
 
 /// Eigenvalues of a symmetric matrix, ascending (no eigenvectors).

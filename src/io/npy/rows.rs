@@ -1,17 +1,17 @@
-//! `.npy` files (and `file.npz:member`s) as [`ChunkSource`]s, streamed by
+//! `.npy` files (and `file.npz:member`s) as [`RowSource`]s, streamed by
 //! [`RowChunkReader`], and a streaming f32 `.npy` writer for mapped rows.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::align::source::ChunkSource;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::npy::{npy_header, MappedF32, RowChunkReader};
+use crate::io::rows::RowSource;
 
 /// Streams an array in row chunks of a fixed size (any dtype/order the io module reads,
 /// converted to f32). Rewinding reopens the file.
 ///
-/// A native f32 C-order array is also memory-mapped: [`ChunkSource::next_chunk`] then lends
+/// A native f32 C-order array is also memory-mapped: [`RowSource::next_chunk`] then lends
 /// its rows straight from the page cache (no copy), and releases the pages of the previous
 /// chunk, so the resident size stays near one chunk.
 pub struct NpyStream {
@@ -34,7 +34,7 @@ struct Mapped {
 }
 
 impl NpyStream {
-    /// Open `path` for chunks of `chunk_rows` rows (ask [`ChunkSource::next_into`] for the
+    /// Open `path` for chunks of `chunk_rows` rows (ask [`RowSource::next_into`] for the
     /// same number of rows to avoid an extra copy).
     pub fn open(path: impl AsRef<Path>, chunk_rows: usize) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
@@ -61,7 +61,7 @@ impl NpyStream {
     }
 }
 
-impl ChunkSource for NpyStream {
+impl RowSource for NpyStream {
     fn rows(&self) -> usize {
         self.reader.rows()
     }
@@ -147,9 +147,4 @@ pub fn write_f32_le(w: &mut impl Write, data: &[f32]) -> std::io::Result<()> {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
     w.write_all(&bytes)
-}
-
-/// Map an I/O error on `path`.
-pub fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::io(path, e)
 }

@@ -4,17 +4,17 @@
 //! each row `k`, [`MR`] values of an A panel (`a[k][r]`, broadcast) and [`NR`] values of a
 //! B panel (`b[k][j]`, two 16-lane vectors) and updates an `MR x NR` tile of `C` held in 28
 //! registers: `C[r][j] += Σ_k a[k][r]·b[k][j]`, one FMA chain per entry in row order,
-//! starting from zero, then added to the stored value. Panels are packed by [`crate::align::fused`]; `C` is a
+//! starting from zero, then added to the stored value. Panels are packed by [`crate::backend::cpu::fused`]; `C` is a
 //! row-major f32 buffer with leading dimension `ldc`.
 
 /// Columns of X per A panel (broadcast side); the retrieval kernel's tile height.
-pub const MR: usize = crate::retrieve::kernel::MR;
+pub const MR: usize = crate::backend::cpu::kernel::MR;
 /// Columns per B panel (vector side: two 16-lane registers).
-pub const NR: usize = crate::retrieve::kernel::NR;
+pub const NR: usize = crate::backend::cpu::kernel::NR;
 
 /// Whether the fused AVX-512 path can run on this CPU (AVX-512 F, BW and VL).
 pub fn available() -> bool {
-    crate::retrieve::kernel::has_avx512()
+    crate::backend::cpu::kernel::has_avx512()
 }
 
 /// `C[r][j] += Σ_{k < kb} a[k·MR + r]·b[k·NR + j]` for `r < MR`, `j < NR`, with `C[r][j]` at
@@ -24,6 +24,7 @@ pub fn available() -> bool {
 ///
 /// # Panics
 /// If AVX-512 is not available, or a slice is too short for `kb`, `ldc`.
+#[cfg(test)]
 pub fn kernel_acc(kb: usize, a: &[f32], b: &[f32], c: &mut [f32], ldc: usize) {
     assert!(available(), "the Gram tile kernel needs AVX-512");
     assert!(a.len() >= kb * MR && b.len() >= kb * NR);
@@ -50,7 +51,7 @@ pub(crate) unsafe fn kernel_acc_raw(
     #[cfg(target_arch = "x86_64")]
     // SAFETY: forwarded from the caller's contract (the same micro-kernel as retrieval's).
     unsafe {
-        crate::retrieve::kernel::micro_kernel_acc_raw(kb, a, b, c, ldc, accumulate)
+        crate::backend::cpu::kernel::micro_kernel_acc_raw(kb, a, b, c, ldc, accumulate)
     }
     #[cfg(not(target_arch = "x86_64"))]
     unreachable!("available() is false off x86_64 ({kb} {a:?} {b:?} {c:?} {ldc} {accumulate})")

@@ -1,17 +1,17 @@
 //! Row-chunk sources for the fit: in-memory matrices or `.npy` files streamed in chunks.
 //!
-//! The fit reads its inputs through [`ChunkSource`], one chunk of rows at a time, so the same
+//! The fit reads its inputs through [`RowSource`], one chunk of rows at a time, so the same
 //! code fits a matrix in memory and a file of any size in `O(chunk · d)` memory.
 
 use crate::error::Result;
 use crate::matrix::RowMatrix;
 
 /// Rows per chunk when streaming (a few thousand rows keep the f32 Gram products accurate
-/// and fast; see [`crate::align::linalg`]).
+/// and fast; see [`crate::backend::cpu::linalg`]).
 pub const DEFAULT_CHUNK_ROWS: usize = 4096;
 
 /// A rewindable sequence of row chunks of an `rows x cols` f32 matrix.
-pub trait ChunkSource {
+pub trait RowSource {
     /// Total rows.
     fn rows(&self) -> usize;
     /// Columns.
@@ -50,7 +50,7 @@ pub trait ChunkSource {
     }
 }
 
-/// A matrix in memory as a [`ChunkSource`].
+/// A matrix in memory as a [`RowSource`].
 pub struct MemSource<'a> {
     m: &'a RowMatrix<f32>,
     name: String,
@@ -68,7 +68,7 @@ impl<'a> MemSource<'a> {
     }
 }
 
-impl ChunkSource for MemSource<'_> {
+impl RowSource for MemSource<'_> {
     fn rows(&self) -> usize {
         self.m.rows()
     }
@@ -116,7 +116,7 @@ impl ChunkSource for MemSource<'_> {
 }
 
 /// Read a whole source into memory.
-pub fn read_all(src: &mut dyn ChunkSource) -> Result<RowMatrix<f32>> {
+pub fn read_all(src: &mut dyn RowSource) -> Result<RowMatrix<f32>> {
     src.rewind()?;
     let (n, d) = (src.rows(), src.cols());
     let mut data = Vec::with_capacity(n * d);

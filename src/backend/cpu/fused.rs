@@ -20,7 +20,7 @@
 
 use rayon::prelude::*;
 
-use crate::align::tile::{self, MR, NR};
+use crate::backend::cpu::tile::{self, MR, NR};
 use crate::error::{Error, Result};
 
 /// Rows per block: the A panels (`KC x dx`) and one B panel stay in L2 / L1.
@@ -360,7 +360,7 @@ fn flush_xy(acc: &mut [f64], cxy: &[f32], ld: usize, input: &ChunkInput<'_>, m: 
 /// Column means of a chunk rounded to f32: the shift the statistics keep for all chunks.
 pub fn column_means(x: &[f32], d: usize) -> Vec<f32> {
     let rows = x.len().checked_div(d).unwrap_or(0).max(1) as f64;
-    let sums = crate::align::linalg::par_rows_fold(x, d, d, |acc, _, row| {
+    let sums = crate::backend::cpu::linalg::par_rows_fold(x, d, d, |acc, _, row| {
         acc.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64)
     });
     sums.iter()

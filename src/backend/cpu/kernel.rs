@@ -13,6 +13,8 @@
 
 use half::f16;
 
+use crate::backend::StoredRows as RowsRef;
+
 /// Queries per micro-panel (broadcast side of the micro-kernel).
 pub const MR: usize = 14;
 /// Datastore rows per micro-panel (vector side: two 16-lane registers).
@@ -20,30 +22,6 @@ pub const NR: usize = 32;
 
 /// Columns per block when packing rows (32 rows x 64 columns = 8 KiB written at a time).
 const PACK_K: usize = 64;
-
-/// Datastore rows as stored: f32 or f16, row-major `rows x cols`.
-#[derive(Clone, Copy, Debug)]
-pub enum RowsRef<'a> {
-    /// f32 rows.
-    F32(&'a [f32]),
-    /// f16 rows (converted to f32 while packing; products accumulate in f32).
-    F16(&'a [f16]),
-}
-
-impl RowsRef<'_> {
-    /// Number of stored values.
-    pub fn len(&self) -> usize {
-        match self {
-            RowsRef::F32(v) => v.len(),
-            RowsRef::F16(v) => v.len(),
-        }
-    }
-
-    /// True when no values are stored.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// Pack `n` query rows (`rows[i*d..(i+1)*d]`) into `ceil(n / MR)` panels laid out `[k][MR]`.
 /// `out` is resized to `panels * d * MR`; padding rows are zero.
@@ -126,8 +104,81 @@ pub fn micro_kernel(d: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
             unsafe { avx512::micro_kernel(d, a.as_ptr(), b.as_ptr(), c.as_mut_ptr()) };
             return;
         }
+        if has_avx2_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA (checked above); lengths asserted above.
+            unsafe { avx2::micro_kernel(d, a.as_ptr(), b.as_ptr(), c.as_mut_ptr()) };
+            return;
+        }
     }
     micro_kernel_portable(d, a, b, c);
+}
+
+/// Whether the AVX2 + FMA micro-kernel can run (the search's fast path on CPUs without
+/// AVX-512; without hardware FMA, `f32::mul_add` is a library call).
+pub fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The micro-kernel on AVX2 + FMA: the `MR x NR` tile as 6 x 16 register blocks (rows
+/// `0..6`, `6..12`, `12..14` times columns `0..16`, `16..32`), each entry still one FMA
+/// chain over `k` from zero, so the scores are bit-identical to the other kernels.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{MR, NR};
+    use std::arch::x86_64::*;
+
+    /// # Safety
+    /// AVX2 and FMA must be available; `a`, `b`, `c` must hold `d·MR`, `d·NR`, `MR·NR` values.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn micro_kernel(d: usize, a: *const f32, b: *const f32, c: *mut f32) {
+        for c0 in [0, 16] {
+            // SAFETY: forwarded from the caller's contract; every block stays in the tile.
+            unsafe {
+                block::<6>(d, a, b, c, 0, c0);
+                block::<6>(d, a, b, c, 6, c0);
+                block::<2>(d, a, b, c, 12, c0);
+            }
+        }
+    }
+
+    /// Rows `r0..r0 + R`, columns `c0..c0 + 16` of the tile.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn block<const R: usize>(
+        d: usize,
+        a: *const f32,
+        b: *const f32,
+        c: *mut f32,
+        r0: usize,
+        c0: usize,
+    ) {
+        // SAFETY: the caller guarantees `a`, `b` hold `d` panels and `c` one tile.
+        unsafe {
+            let mut acc = [[_mm256_setzero_ps(); 2]; R];
+            for k in 0..d {
+                let bp = b.add(k * NR + c0);
+                let (b0, b1) = (_mm256_loadu_ps(bp), _mm256_loadu_ps(bp.add(8)));
+                let ap = a.add(k * MR + r0);
+                for (r, acc_r) in acc.iter_mut().enumerate() {
+                    let av = _mm256_broadcast_ss(&*ap.add(r));
+                    acc_r[0] = _mm256_fmadd_ps(av, b0, acc_r[0]);
+                    acc_r[1] = _mm256_fmadd_ps(av, b1, acc_r[1]);
+                }
+            }
+            for (r, acc_r) in acc.iter().enumerate() {
+                let out = c.add((r0 + r) * NR + c0);
+                _mm256_storeu_ps(out, acc_r[0]);
+                _mm256_storeu_ps(out.add(8), acc_r[1]);
+            }
+        }
+    }
 }
 
 /// The portable micro-kernel: the same FMA chains with `f32::mul_add`.
@@ -150,7 +201,7 @@ pub fn micro_kernel_portable(d: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
 
 /// `C[r][j] (+)= Σ_{k < d} a[k·MR + r]·b[k·NR + j]` on a tile of `c` with leading dimension
 /// `ldc`: one FMA chain from zero per entry, added to the stored value once (`accumulate`)
-/// or stored over it (the Gram statistics' block products, [`crate::align::tile`]).
+/// or stored over it (the Gram statistics' block products, [`crate::backend::cpu::tile`]).
 ///
 /// # Safety
 /// AVX-512F must be available ([`has_avx512`]); `a`, `b` must point to `d·MR`, `d·NR` readable
@@ -395,6 +446,28 @@ mod tests {
             chain = a[k * MR + 3].mul_add(b[k * NR + 5], chain);
         }
         assert_eq!(c1[3 * NR + 5].to_bits(), chain.to_bits());
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx2_kernel_is_bitwise_the_portable_kernel() {
+        if !has_avx2_fma() {
+            eprintln!("SKIPPED: no AVX2+FMA on this CPU");
+            return;
+        }
+        for d in [1usize, 2, 37, 768] {
+            let a: Vec<f32> = (0..d * MR)
+                .map(|i| ((i * 7919) % 101) as f32 / 13.0 - 3.9)
+                .collect();
+            let b: Vec<f32> = (0..d * NR)
+                .map(|i| ((i * 104729) % 97) as f32 / 7.0 - 6.5)
+                .collect();
+            let (mut c1, mut c2) = (vec![0f32; MR * NR], vec![1f32; MR * NR]);
+            // SAFETY: AVX2+FMA checked above; the buffers hold d panels and one tile.
+            unsafe { avx2::micro_kernel(d, a.as_ptr(), b.as_ptr(), c1.as_mut_ptr()) };
+            micro_kernel_portable(d, &a, &b, &mut c2);
+            assert_eq!(c1, c2, "d = {d}");
+        }
     }
 
     #[test]
