@@ -48,7 +48,7 @@ for s in "${STAGES[@]}"; do case $s in
     fit_stage steep "$S" 0.01 0 ;;
   ret566k)
     [ -f "$R/datastore.npy" ] || run "$P" "$PEERS/gen.py" retrieval --out "$R" --m 566000 --q 5000 --d 768
-    run "$RECAP" bench retrieve --datastore "$R/datastore.npy" --queries "$R/queries.npy" --k 1,7,100 \
+    run "$RECAP" bench retrieve --texts "$R/datastore.npy" --images "$R/queries.npy" --k 1,7,100 \
         --f16-k 7 --repeat "$REPEAT" --peak-n 4096 --out "$RUN/recap_ret" --jsonl "$J" --label ret566k
     run env OPENBLAS_CORETYPE=SkylakeX "$P" "$PEERS/topk_peer.py" "$R/queries.npy" "$R/datastore.npy" --k 7 \
         --method faiss_flatip --repeat "$REPEAT" --out "$RUN/faiss_skx" --json "$J" --label ret566k_k7_skx

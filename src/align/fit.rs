@@ -64,6 +64,8 @@ pub enum Criterion {
 /// ridge's λ: fixed, or chosen over a grid.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Lambda {
+    /// None given: an error for ridge (never a silent 0), ignored by the other methods.
+    Unset,
     /// This λ.
     Fixed(f64),
     /// The best λ of `grid` by `criterion`.
@@ -121,11 +123,12 @@ pub struct FitOptions {
 }
 
 impl FitOptions {
-    /// Options for `method` with λ = 0 (ridge: give one), no preprocessing.
+    /// Options for `method` with no preprocessing and no λ (ridge needs one:
+    /// [`FitOptions::lambda`] or a [`Lambda::Select`] grid, else fitting is an error).
     pub fn new(method: Method) -> Self {
         FitOptions {
             method,
-            lambda: Lambda::Fixed(0.0),
+            lambda: Lambda::Unset,
             preprocess: Preprocess::default(),
             robust: RobustOptions::default(),
             chunk_rows: 0,
@@ -182,6 +185,12 @@ pub fn fit_grouped_matrices(
 
 fn validate(opts: &FitOptions) -> Result<()> {
     match (&opts.lambda, opts.method) {
+        (Lambda::Unset, Method::Ridge) => Err(Error::invalid(
+            "lambda",
+            "ridge needs a λ (FitOptions::lambda, Ridge::new(λ), --lambda) or a grid to select \
+             it from (--lambda-grid); for λ = 0 use ols",
+        )),
+        (Lambda::Unset, _) => Ok(()),
         (Lambda::Fixed(l), _) => ridge::check_lambda(*l),
         (Lambda::Select { .. }, Method::Ridge) => Ok(()),
         (Lambda::Select { .. }, m) => Err(Error::invalid(

@@ -34,11 +34,20 @@ impl LinearMap {
         }
     }
 
-    /// Map the rows of `x` (`n x d_x`) to `n x d_y`.
+    /// Map the rows of `x` (`n x d_x`) to `n x d_y` (on the CPU).
     pub fn apply(&self, x: &RowMatrix<f32>) -> Result<RowMatrix<f32>> {
+        self.apply_on(&crate::backend::CpuBackend::new(), x)
+    }
+
+    /// [`Self::apply`] with the product on `backend`.
+    pub fn apply_on(
+        &self,
+        backend: &dyn crate::backend::Backend,
+        x: &RowMatrix<f32>,
+    ) -> Result<RowMatrix<f32>> {
         match self {
-            LinearMap::Fitted(m) => m.apply(x),
-            LinearMap::Plain(w) => crate::backend::apply_map(x, w),
+            LinearMap::Fitted(m) => m.apply_on(backend, x),
+            LinearMap::Plain(w) => crate::backend::apply_map_on(backend, x, w),
         }
     }
 }

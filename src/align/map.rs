@@ -133,9 +133,14 @@ impl FittedMap {
 
     /// Map the rows of `x` (`n x d_x`): preprocessing, then `X̃ W`, back in Y's coordinates.
     pub fn apply(&self, x: &RowMatrix<f32>) -> Result<RowMatrix<f32>> {
+        self.apply_on(&CpuBackend::new(), x)
+    }
+
+    /// [`Self::apply`] with the product on `backend`.
+    pub fn apply_on(&self, backend: &dyn Backend, x: &RowMatrix<f32>) -> Result<RowMatrix<f32>> {
         let mut src = crate::io::rows::MemSource::new(x, "x");
         let mut out = Vec::with_capacity(x.rows() * self.dy);
-        self.apply_stream(&mut src, &mut |chunk| {
+        self.apply_stream(backend, &mut src, &mut |chunk| {
             out.extend_from_slice(chunk);
             Ok(())
         })?;
@@ -152,7 +157,7 @@ impl FittedMap {
             use std::io::Write;
             w.write_all(&crate::io::npy::npy_header_f32(rows, self.dy))
                 .map_err(|e| Error::io(&out, e))?;
-            self.apply_stream(&mut src, &mut |chunk| {
+            self.apply_stream(&CpuBackend::new(), &mut src, &mut |chunk| {
                 crate::io::npy::write_f32_le(w, chunk).map_err(|e| Error::io(&out, e))
             })
         })
@@ -160,6 +165,7 @@ impl FittedMap {
 
     fn apply_stream(
         &self,
+        backend: &dyn Backend,
         src: &mut dyn RowSource,
         sink: &mut dyn FnMut(&[f32]) -> Result<()>,
     ) -> Result<()> {
@@ -179,7 +185,7 @@ impl FittedMap {
             out.resize(r * self.dy, 0.0);
             let x = RowsRef::new(&buf, r, self.dx)?;
             let c = RowsMut::new(&mut out, r, self.dy)?;
-            CpuBackend::new().gemm(1.0, x, Op::N, (&w).into(), Op::N, 0.0, c)?;
+            backend.gemm(1.0, x, Op::N, (&w).into(), Op::N, 0.0, c)?;
             if b.iter().any(|&v| v != 0.0) {
                 for row in out.chunks_exact_mut(self.dy) {
                     row.iter_mut().zip(&b).for_each(|(o, bj)| *o += bj);

@@ -20,6 +20,7 @@
 
 pub mod accumulate;
 pub mod caption_pass;
+pub mod estimator;
 pub mod fit;
 pub mod linear_map;
 pub mod lstsq;
@@ -34,6 +35,7 @@ pub mod robust;
 pub mod select;
 
 pub use crate::backend::{GramPrecision, GramStats};
+pub use estimator::{Estimator, Lstsq, Ols, Procrustes, Ridge, RobustProcrustes};
 pub use fit::{
     fit, fit_grouped_matrices, fit_matrices, fit_on, Criterion, FitOptions, Lambda, Method,
     PrecisionChoice,

@@ -7,17 +7,18 @@ use std::sync::Arc;
 use super::Backend;
 use crate::error::{Error, Result};
 
-/// Where to compute.
+/// Where to compute. The library's default is the CPU (a GPU is used only when asked for);
+/// the command line's default is `auto`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Device {
-    /// The CPU backend (faer + rayon). Always available.
+    /// The CPU backend (recap's AVX-512/AVX2 kernels, faer, rayon). Always available.
+    #[default]
     Cpu,
     /// CUDA device with this ordinal (needs the `cuda` or `cuda-13` feature, a driver, a
     /// device and the cuBLAS/cuSOLVER/NVRTC libraries).
     Cuda(usize),
     /// CUDA device 0 if usable, otherwise the CPU (saying why on stderr; silently in a build
     /// without the CUDA feature).
-    #[default]
     Auto,
 }
 

@@ -14,6 +14,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
+use super::common::ComputeArgs;
 use crate::align::{self, FitOptions, Method, Pairing, PrecisionChoice};
 use crate::backend::{Backend, CpuBackend, Op, RowsMut, RowsRef};
 use crate::error::{Error, Result};
@@ -64,6 +65,8 @@ pub struct BenchFitArgs {
     /// Label for the results lines.
     #[arg(long, default_value = "")]
     pub label: String,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
 }
 
 fn method_of(name: &str) -> Result<Method> {
@@ -237,8 +240,12 @@ fn median(v: &[f64]) -> f64 {
 
 /// Run `recap bench fit`.
 pub fn run(args: BenchFitArgs) -> Result<()> {
+    args.compute.in_pool(|| run_in_pool(&args))
+}
+
+fn run_in_pool(args: &BenchFitArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out_dir).map_err(|e| Error::io(&args.out_dir, e))?;
-    let (xp, yp) = inputs(&args)?;
+    let (xp, yp) = inputs(args)?;
     let (n, d) = {
         let h = crate::io::npy::read_header(&xp)?;
         (h.rows(), h.cols())
@@ -297,11 +304,12 @@ pub fn run(args: BenchFitArgs) -> Result<()> {
         });
         opts.precision = precision;
         opts.chunk_rows = args.chunk_rows;
+        opts.device = args.compute.device;
         let plain = run_method(&xp, &yp, None, &opts, args.repeat)?;
         let w_out = args.out_dir.join(format!("W_{name}.npy"));
         crate::io::npy::write_f32(&w_out, &plain.map.w_f32())?;
         let line = result_line(
-            &args, name, "", n, d, dy, threads, &plain, &w_out, gemm, input_gb,
+            args, name, "", n, d, dy, threads, &plain, &w_out, gemm, input_gb,
         );
         print_summary(name, "plain", &plain, gemm, input_gb);
         lines.push(line);
@@ -310,7 +318,7 @@ pub fn run(args: BenchFitArgs) -> Result<()> {
             let w_g = args.out_dir.join(format!("W_{name}_grouped.npy"));
             crate::io::npy::write_f32(&w_g, &gr.map.w_f32())?;
             let mut line = result_line(
-                &args, name, "_grouped", n, d, dy, threads, &gr, &w_g, gemm, input_gb,
+                args, name, "_grouped", n, d, dy, threads, &gr, &w_g, gemm, input_gb,
             );
             let speedup = median(&plain.times) / median(&gr.times);
             let dw = rel_diff(&gr.map.w, &plain.map.w);

@@ -1,6 +1,6 @@
 //! `recap bench retrieve`: throughput of the exact top-k search.
 //!
-//! Runs on the peers' files (`--datastore datastore.npy --queries queries.npy`) or on
+//! Runs on the peers' files (`--texts datastore.npy --images queries.npy`) or on
 //! synthetic unit-norm data (`--m --q --d`). For each k (default 1, 7, 100) and for f16
 //! storage (k = 7) it reports the median search time over `--repeat` runs, queries/s and
 //! GFLOP/s (= 2·q·m·d / time). In the same run it measures the GEMM part alone (the same
@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use clap::Args;
 
+use super::common::ComputeArgs;
 use crate::backend::{CpuBackend, RowsRef};
 use crate::error::{Error, Result};
 use crate::io::npy;
@@ -24,12 +25,12 @@ use crate::retrieve::{Datastore, Matches, SearchOptions, Storage};
 /// Options of `recap bench retrieve`.
 #[derive(Args, Debug)]
 pub struct BenchRetrieveArgs {
-    /// Datastore embeddings (`m x d` .npy); synthetic data when absent.
-    #[arg(long, requires = "queries")]
-    pub datastore: Option<PathBuf>,
-    /// Query embeddings (`q x d` .npy).
-    #[arg(long, requires = "datastore")]
-    pub queries: Option<PathBuf>,
+    /// Text embeddings, the datastore (`m x d` .npy); synthetic data when absent.
+    #[arg(long, alias = "datastore", requires = "images", value_name = "FILE")]
+    pub texts: Option<PathBuf>,
+    /// Image embeddings, the queries (`q x d` .npy).
+    #[arg(long, alias = "queries", requires = "texts", value_name = "FILE")]
+    pub images: Option<PathBuf>,
     /// Synthetic datastore rows.
     #[arg(long, default_value_t = 100_000)]
     pub m: usize,
@@ -51,9 +52,6 @@ pub struct BenchRetrieveArgs {
     /// Queries per block (0 = automatic).
     #[arg(long, default_value_t = 0)]
     pub query_block: usize,
-    /// Threads (0 = all cores).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
     /// Size n of the n x n x n faer GEMM used as the machine's f32 rate (0 = skip).
     #[arg(long, default_value_t = 2048)]
     pub peak_n: usize,
@@ -61,11 +59,13 @@ pub struct BenchRetrieveArgs {
     #[arg(long, default_value = "")]
     pub label: String,
     /// Output prefix: `PREFIX_k<k>_{indices,scores}.npy`, `PREFIX_f16_k<k>_...`.
-    #[arg(long)]
-    pub out: Option<String>,
+    #[arg(long, alias = "out", value_name = "PREFIX")]
+    pub out_prefix: Option<String>,
     /// Append peers-compatible `"kind": "topk"` JSON lines to this file.
     #[arg(long)]
     pub jsonl: Option<PathBuf>,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
 }
 
 /// One timed configuration.
@@ -103,11 +103,7 @@ struct Measured {
 
 /// Run the benchmark.
 pub fn run(args: BenchRetrieveArgs) -> Result<()> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads)
-        .build()
-        .map_err(|e| Error::invalid("threads", e.to_string()))?;
-    pool.install(|| run_in_pool(&args))
+    args.compute.in_pool(|| run_in_pool(&args))
 }
 
 fn run_in_pool(args: &BenchRetrieveArgs) -> Result<()> {
@@ -117,12 +113,12 @@ fn run_in_pool(args: &BenchRetrieveArgs) -> Result<()> {
     let (q, m, d) = (queries.rows(), data.rows(), data.cols());
     let gflop = 2.0 * q as f64 * m as f64 * d as f64 * 1e-9;
     let t = Instant::now();
-    let ds32 = Datastore::cosine(data, Storage::F32)?;
+    let backend = args.compute.backend()?;
+    let ds32 = Datastore::cosine(data, Storage::F32)?.on(backend.clone());
     let normalize_s = t.elapsed().as_secs_f64();
     eprintln!(
-        "q={q} m={m} d={d} threads={} avx512={} load {load_s:.3} s normalize {normalize_s:.3} s",
-        rayon::current_num_threads(),
-        crate::backend::cpu::kernel::has_avx512()
+        "q={q} m={m} d={d} on {} load {load_s:.3} s normalize {normalize_s:.3} s",
+        backend.name()
     );
     let opts = SearchOptions {
         query_block: args.query_block,
@@ -172,7 +168,7 @@ fn run_in_pool(args: &BenchRetrieveArgs) -> Result<()> {
 
 /// Write `PREFIX_<tag>_indices.npy` / `_scores.npy`; returns the prefix written.
 fn write_prefix(args: &BenchRetrieveArgs, tag: &str, m: &Matches) -> Result<Option<String>> {
-    let Some(prefix) = &args.out else {
+    let Some(prefix) = &args.out_prefix else {
         return Ok(None);
     };
     let p = format!("{prefix}_{tag}");
@@ -219,7 +215,7 @@ fn append_jsonl(path: &PathBuf, args: &BenchRetrieveArgs, r: &Measured) -> Resul
 }
 
 fn load(args: &BenchRetrieveArgs) -> Result<(RowMatrix<f32>, RowMatrix<f32>)> {
-    match (&args.datastore, &args.queries) {
+    match (&args.texts, &args.images) {
         (Some(ds), Some(qs)) => Ok((npy::read_f32(ds)?, npy::read_f32(qs)?)),
         _ => Ok((synthetic(args.m, args.d, 1), synthetic(args.q, args.d, 2))),
     }

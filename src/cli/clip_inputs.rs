@@ -21,8 +21,8 @@ use crate::metrics::score::ClipInputs;
 #[derive(Args, Debug, Clone, Default)]
 pub struct EmbeddingArgs {
     /// Image embeddings (.npy): one row per item (or per `--image-ids` entry).
-    #[arg(long)]
-    pub image_emb: Option<PathBuf>,
+    #[arg(long, alias = "image-emb", value_name = "FILE")]
+    pub images: Option<PathBuf>,
     /// Candidate text embeddings (.npy): one row per item (or per `--cand-ids` entry).
     #[arg(long)]
     pub cand_emb: Option<PathBuf>,
@@ -165,11 +165,11 @@ impl EmbeddingArgs {
         cand_ids: &[String],
         ref_counts: &[usize],
     ) -> Result<Option<ClipInputs>> {
-        let (Some(img), Some(cand)) = (&self.image_emb, &self.cand_emb) else {
-            if self.image_emb.is_some() || self.cand_emb.is_some() {
+        let (Some(img), Some(cand)) = (&self.images, &self.cand_emb) else {
+            if self.images.is_some() || self.cand_emb.is_some() {
                 return Err(Error::invalid(
                     "embeddings",
-                    "--image-emb and --cand-emb go together",
+                    "--images and --cand-emb go together",
                 ));
             }
             return Ok(None);

@@ -1,7 +1,7 @@
 //! `recap correlate`: Kendall τ between caption metrics and human judgments, with
 //! jmhessel/clipscore's Flickr8k protocol (see [`crate::metrics::flickr8k`]).
 //!
-//! Embeddings for the CLIP-based metrics: `--image-emb` one row per image key (keys in
+//! Embeddings for the CLIP-based metrics: `--images` one row per image key (keys in
 //! sorted order, or `--image-ids`), `--ref-emb` the references of each key in order (or
 //! `--ref-ids`), `--cand-emb` one row per scored judgment in protocol order (keys sorted,
 //! judgments in file order, NaN ratings dropped; `--cand-ids` lists item indices 0..n-1).
@@ -13,6 +13,7 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::clip_inputs::{expand_rows, EmbeddingArgs};
+use super::common::ComputeArgs;
 use super::score::{RefCosineArg, TokenizeArg};
 use crate::error::Result;
 use crate::io::atomic::write_json_atomic;
@@ -65,10 +66,16 @@ pub struct CorrelateArgs {
     /// Print the result JSON on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
 }
 
 /// Run `recap correlate`.
 pub fn run(args: CorrelateArgs) -> Result<()> {
+    args.compute.in_pool(|| run_in_pool(&args))
+}
+
+fn run_in_pool(args: &CorrelateArgs) -> Result<()> {
     let metrics = Metric::parse_list(&args.metrics)?;
     let hj = read_judgments(&args.judgments)?;
     if let Some(p) = &args.items_out {
@@ -98,6 +105,7 @@ pub fn run(args: CorrelateArgs) -> Result<()> {
             RefCosineArg::Clipscore => RefCosine::Clipscore,
             RefCosineArg::Paper => RefCosine::Paper,
         },
+        device: args.compute.device,
     };
     let computed = compute(&set, &opts)?;
     let human: Vec<f64> = hj.items.iter().map(|j| j.rating).collect();

@@ -9,26 +9,31 @@
 //!    scored against the image's own captions with BLEU-4, ROUGE-L, CIDEr-D, CLIP-S,
 //!    RefCLIP-S and aCLIP-S.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::align::{fit_grouped_matrices, Criterion, FitOptions, FittedMap, Lambda, Method};
+use crate::align::{fit_on, Criterion, FitOptions, FittedMap, Lambda, Method, Pairing};
+use crate::backend::Backend;
 use crate::error::Result;
 use crate::io::Grouping;
+use crate::io::MemSource;
 use crate::matrix::RowMatrix;
 use crate::metrics::clip::{clip_s, ref_clip_s, ref_max_cosine, RefCosine, CLIP_S_WEIGHT};
 use crate::metrics::{ngram_metrics, EvalSet, Tokenization};
-use crate::retrieve::{evaluate, Datastore, RetrievalReport, Storage};
+use crate::retrieve::{evaluate_on, Datastore, RetrievalReport, Storage};
 use crate::synth::{generate, SynthConfig, SynthData};
+
+use super::common::ComputeArgs;
 
 /// Options of `recap demo`.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Number of synthetic images (the last `--held-out` are queries, the rest train the map).
-    #[arg(long, default_value_t = 11000)]
-    pub images: usize,
+    #[arg(long, alias = "images", value_name = "N", default_value_t = 11000)]
+    pub n_images: usize,
     /// Captions per image.
     #[arg(long, default_value_t = 5)]
     pub captions_per_image: usize,
@@ -44,6 +49,8 @@ pub struct DemoArgs {
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
 }
 
 /// Wall time of each phase, in seconds.
@@ -61,26 +68,31 @@ impl Clock {
 
 /// Run the demo.
 pub fn run(args: DemoArgs) -> Result<()> {
+    args.compute.in_pool(|| run_in_pool(&args))
+}
+
+fn run_in_pool(args: &DemoArgs) -> Result<()> {
+    let backend = args.compute.backend()?;
     let mut clock = Clock::default();
     let cfg = SynthConfig {
-        n_images: args.images,
+        n_images: args.n_images,
         captions_per_image: args.captions_per_image,
         dim: args.dim,
         seed: args.seed,
         ..SynthConfig::default()
     };
     let data = clock.time("generate synthetic data", || generate(&cfg))?;
-    let n_train = args.images.saturating_sub(args.held_out);
+    let n_train = args.n_images.saturating_sub(args.held_out);
     let (train, test) = data.split_at(n_train)?;
-    let map = clock.time("fit ridge map (GCV over λ)", || fit_map(&train))?;
+    let map = clock.time("fit ridge map (GCV over λ)", || fit_map(&backend, &train))?;
     let mapped_test = map.apply(&test.images)?;
     let recall_raw = clock.time("retrieval eval, raw", || {
-        evaluate(&test.images, &test.texts, &test.grouping)
+        evaluate_on(&backend, &test.images, &test.texts, &test.grouping)
     })?;
     let recall_aligned = clock.time("retrieval eval, aligned", || {
-        evaluate(&mapped_test, &test.texts, &test.grouping)
+        evaluate_on(&backend, &mapped_test, &test.texts, &test.grouping)
     })?;
-    let datastore = Datastore::cosine(train.texts.clone(), Storage::F32)?;
+    let datastore = Datastore::cosine(train.texts.clone(), Storage::F32)?.on(backend.clone());
     let raw = clock.time("caption by retrieval + score, raw", || {
         caption_and_score(&datastore, &train, &test, &test.images, &mapped_test)
     })?;
@@ -88,7 +100,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         caption_and_score(&datastore, &train, &test, &mapped_test, &mapped_test)
     })?;
     let report = Report {
-        args: &args,
+        args,
         map: &map,
         recall: [&recall_raw, &recall_aligned],
         captioning: [&raw, &aligned],
@@ -107,14 +119,17 @@ pub fn run(args: DemoArgs) -> Result<()> {
 }
 
 /// Ridge on all training (image, caption) pairs, λ by GCV over a log grid.
-fn fit_map(train: &SynthData) -> Result<FittedMap> {
+fn fit_map(backend: &Arc<dyn Backend>, train: &SynthData) -> Result<FittedMap> {
     let grid: Vec<f64> = (-3..=3).map(|e| 10f64.powi(e)).collect();
     let mut opts = FitOptions::new(Method::Ridge);
     opts.lambda = Lambda::Select {
         grid,
         criterion: Criterion::Gcv,
     };
-    fit_grouped_matrices(&train.images, &train.texts, &train.grouping, &opts)
+    let mut x = MemSource::new(&train.images, "train images");
+    let mut y = MemSource::new(&train.texts, "train captions");
+    let pairing = Pairing::Grouped(&train.grouping);
+    fit_on(backend, &mut x, &mut y, pairing, &opts, &|_| {})
 }
 
 /// Caption metrics of retrieval-based captioning.

@@ -33,8 +33,8 @@ pub struct BackendBenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "7,4096")]
     k: Vec<usize>,
     /// Timed repetitions (the best is reported).
-    #[arg(long, default_value_t = 3)]
-    reps: usize,
+    #[arg(long, alias = "reps", default_value_t = 3)]
+    repeat: usize,
     /// Skip the fit benchmark.
     #[arg(long)]
     no_fit: bool,
@@ -105,7 +105,7 @@ pub fn run(args: BackendBenchArgs) -> Result<()> {
         let x = random(args.n * d, 1);
         let y = random(args.n * d, 2);
         let chunk = backend.chunk_rows() * d;
-        let (t, _) = best_of(args.reps, || {
+        let (t, _) = best_of(args.repeat, || {
             let mut st = GramStats::new(d, d, true).on(Arc::clone(&backend));
             for (xc, yc) in x.chunks(chunk).zip(y.chunks(chunk)) {
                 st.accumulate(xc, yc, xc.len() / d)?;
@@ -143,14 +143,14 @@ fn reference_sgemm(args: &BackendBenchArgs, backend: &dyn Backend) -> Result<f64
     #[cfg(any(feature = "cuda", feature = "cuda-13"))]
     if let Some(c) = cuda_of(args)? {
         let s = 4096;
-        let t = c.time_sgemm(s, s, s, args.reps)?;
+        let t = c.time_sgemm(s, s, s, args.repeat)?;
         return Ok(2.0 * (s as f64).powi(3) / t / 1e9);
     }
     let s = 2048;
     let a = random(s * s, 5);
     let mut c = vec![0f32; s * s];
     let ar = RowsRef::new(&a, s, s)?;
-    let (t, _) = best_of(args.reps, || {
+    let (t, _) = best_of(args.repeat, || {
         let cm = crate::backend::RowsMut::new(&mut c, s, s)?;
         backend.gemm(
             1.0,
@@ -191,13 +191,13 @@ fn search_rows(
     #[cfg(any(feature = "cuda", feature = "cuda-13"))]
     if let Some(c) = cuda_of(args)? {
         let base = c.upload(xr)?;
-        let (t, _) = best_of(args.reps, || c.score_tiles_only(qr, &base))?;
+        let (t, _) = best_of(args.repeat, || c.score_tiles_only(qr, &base))?;
         push(
             format!("score tiles only (cuBLAS, same tiles) {shape}"),
             t,
             flops,
         );
-        let t_single = c.time_sgemm(args.q, args.m, args.d, args.reps);
+        let t_single = c.time_sgemm(args.q, args.m, args.d, args.repeat);
         if let Ok(ts) = t_single {
             push(
                 format!("one cuBLAS SGEMM {shape} (q x m output)"),
@@ -206,7 +206,7 @@ fn search_rows(
             );
         }
         for &k in &args.k {
-            let (t, _) = best_of(args.reps, || c.search_resident(qr, &base, k, None))?;
+            let (t, _) = best_of(args.repeat, || c.search_resident(qr, &base, k, None))?;
             push(
                 format!("search k={k} (resident datastore) {shape}"),
                 t,
@@ -221,7 +221,7 @@ fn search_rows(
             dim: xr.cols(),
         };
         let tuning = SearchTuning::default();
-        let (t, _) = best_of(args.reps, || backend.search(qr, base, k, None, &tuning))?;
+        let (t, _) = best_of(args.repeat, || backend.search(qr, base, k, None, &tuning))?;
         push(format!("search k={k} {shape}"), t, flops);
     }
     Ok(())

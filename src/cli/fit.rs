@@ -64,18 +64,19 @@ pub enum PrecisionArg {
 /// Options of `recap fit`.
 #[derive(Args, Debug)]
 pub struct FitArgs {
-    /// Image embeddings (`n x d_x` .npy; with --groups: one row per image).
-    #[arg(long)]
-    pub x: PathBuf,
-    /// Text embeddings (`n x d_y` .npy; with --groups: one row per caption).
-    #[arg(long)]
-    pub y: PathBuf,
-    /// Pair-grouping of caption rows to image rows: a caption sidecar / COCO / Karpathy file
+    /// Image embeddings X (`n x d_x` .npy or file.npz:member; with --captions: one row per
+    /// image).
+    #[arg(long, alias = "x", value_name = "FILE")]
+    pub images: PathBuf,
+    /// Text embeddings Y (`n x d_y` .npy; with --captions: one row per caption).
+    #[arg(long, alias = "y", value_name = "FILE")]
+    pub texts: PathBuf,
+    /// Captions: which caption rows describe which image row: a caption sidecar / COCO / Karpathy file
     /// (`CaptionSet`: images in image-row order, captions in caption-row order), a JSON list
     /// with the image row of every caption row, or an object with `image_of_caption` (list)
     /// or `counts` (captions per image, consecutive caption rows).
-    #[arg(long)]
-    pub groups: Option<PathBuf>,
+    #[arg(long, alias = "groups", value_name = "FILE")]
+    pub captions: Option<PathBuf>,
     /// Solver.
     #[arg(long, value_enum, default_value = "ridge")]
     pub method: MethodArg,
@@ -110,7 +111,7 @@ pub struct FitArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub gram_precision: PrecisionArg,
     /// Output map (`W.npy`; the JSON sidecar `W.json` is written next to it).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Also write the fit report as JSON here.
     #[arg(long)]
@@ -148,7 +149,7 @@ impl FitArgs {
                 },
             },
             None if method == Method::Ridge => Lambda::Fixed(self.lambda),
-            None => Lambda::Fixed(0.0),
+            None => Lambda::Unset,
         };
         o.robust.iterations = self.iterations;
         o.robust.epsilon = self.epsilon;
@@ -186,10 +187,10 @@ fn run_in_pool(args: &FitArgs) -> Result<()> {
             ));
         }
     }
-    let mut x = NpyStream::open(&args.x, chunk)?;
-    let mut y = NpyStream::open(&args.y, chunk)?;
+    let mut x = NpyStream::open(&args.images, chunk)?;
+    let mut y = NpyStream::open(&args.texts, chunk)?;
     let grouping = args
-        .groups
+        .captions
         .as_deref()
         .map(|g| Grouping::read(g, x.rows()))
         .transpose()?;

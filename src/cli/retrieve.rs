@@ -1,13 +1,13 @@
 //! `recap retrieve`: exact top-k caption retrieval for a file of queries.
 //!
 //! ```text
-//! recap retrieve --datastore texts.npy --queries images.npy -k 7 [--map W.npy]
+//! recap retrieve --texts texts.npy --images images.npy -k 7 [--map W.npy]
 //!     [--metric cosine|ip] [--f16] [--out-indices I.npy --out-scores S.npy]
 //!     [--captions captions.json --out retrieved.json [--query-ids ids.json]
 //!      [--exclude-same-image]]
 //! ```
 //!
-//! `--datastore` is an `m x d` `.npy` (or a directory written by `Datastore::save`). The
+//! `--texts` (the datastore) is an `m x d` `.npy` (or a directory written by `Datastore::save`). The
 //! `.npy` outputs are `q x k` int64 indices and float32 scores, best first, like faiss
 //! (padding `-1` / `-inf` only where exclusion leaves fewer rows). `retrieved.json` is
 //! SmallCap's format `{"<query image id>": [caption, ...]}` in rank order.
@@ -41,12 +41,12 @@ pub enum MetricArg {
 /// Options of `recap retrieve`.
 #[derive(Args, Debug)]
 pub struct RetrieveArgs {
-    /// Datastore embeddings (m x d .npy, or a saved datastore directory).
-    #[arg(long)]
-    pub datastore: PathBuf,
-    /// Query embeddings (q x d_x .npy).
-    #[arg(long)]
-    pub queries: PathBuf,
+    /// Text embeddings: the datastore (m x d .npy, or a saved datastore directory).
+    #[arg(long, alias = "datastore", value_name = "FILE|DIR")]
+    pub texts: PathBuf,
+    /// Image embeddings: the queries (q x d_x .npy; through --map when given).
+    #[arg(long, alias = "queries", value_name = "FILE")]
+    pub images: PathBuf,
     /// Matches per query.
     #[arg(short, long, default_value_t = 7)]
     pub k: usize,
@@ -100,7 +100,7 @@ fn run_in_pool(args: &RetrieveArgs) -> Result<()> {
         MetricArg::Ip => Metric::InnerProduct,
     };
     let mut ds = open_datastore(args, metric)?.on(args.compute.backend()?);
-    let mut queries = npy::read_f32(&args.queries)?;
+    let mut queries = npy::read_f32(&args.images)?;
     if let Some(w) = &args.map {
         queries = crate::align::LinearMap::load(w)?.apply(&queries)?;
     }
@@ -138,8 +138,8 @@ fn run_in_pool(args: &RetrieveArgs) -> Result<()> {
 
 fn open_datastore(args: &RetrieveArgs, metric: Metric) -> Result<Datastore> {
     let storage = if args.f16 { Storage::F16 } else { Storage::F32 };
-    if args.datastore.is_dir() {
-        let ds = Datastore::load(&args.datastore)?;
+    if args.texts.is_dir() {
+        let ds = Datastore::load(&args.texts)?;
         if metric == Metric::Cosine && !ds.is_normalized() {
             return Err(Error::invalid(
                 "metric",
@@ -148,7 +148,7 @@ fn open_datastore(args: &RetrieveArgs, metric: Metric) -> Result<Datastore> {
         }
         return Ok(ds);
     }
-    Datastore::from_npy(&args.datastore, metric == Metric::Cosine, storage)
+    Datastore::from_npy(&args.texts, metric == Metric::Cosine, storage)
 }
 
 /// Caption records of the datastore rows, and the image ids of the sidecar's image rows

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::clip_inputs::EmbeddingArgs;
+use super::common::ComputeArgs;
 use crate::error::Result;
 use crate::io::atomic::write_json_atomic;
 use crate::io::captions::{read_candidates, read_references};
@@ -61,10 +62,16 @@ pub struct ScoreArgs {
     /// Print the report JSON on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
 }
 
 /// Run `recap score`.
 pub fn run(args: ScoreArgs) -> Result<()> {
+    args.compute.in_pool(|| run_in_pool(&args))
+}
+
+fn run_in_pool(args: &ScoreArgs) -> Result<()> {
     let metrics = Metric::parse_list(&args.metrics)?;
     let cands = read_candidates(&args.candidates)?;
     let refs = read_references(&args.references)?;
@@ -82,6 +89,7 @@ pub fn run(args: ScoreArgs) -> Result<()> {
             RefCosineArg::Clipscore => RefCosine::Clipscore,
             RefCosineArg::Paper => RefCosine::Paper,
         },
+        device: args.compute.device,
     };
     let report = score(&set, &opts)?;
     let json = report.to_json();

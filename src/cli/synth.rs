@@ -23,11 +23,11 @@ The same options and seed always give the same files.";
 #[derive(Args, Debug)]
 pub struct SynthArgs {
     /// Folder to write into (created if missing; existing files are replaced).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(long, alias = "out", value_name = "DIR")]
+    pub out_dir: PathBuf,
     /// Number of images N.
-    #[arg(long, value_name = "N", default_value_t = SynthConfig::default().n_images)]
-    pub images: usize,
+    #[arg(long, alias = "images", value_name = "N", default_value_t = SynthConfig::default().n_images)]
+    pub n_images: usize,
     /// Captions per image C.
     #[arg(long, value_name = "C", default_value_t = SynthConfig::default().captions_per_image)]
     pub captions_per_image: usize,
@@ -52,7 +52,7 @@ pub struct SynthArgs {
 /// Generate and write the data set, then report what was written.
 pub fn run(args: SynthArgs) -> Result<()> {
     let cfg = SynthConfig {
-        n_images: args.images,
+        n_images: args.n_images,
         captions_per_image: args.captions_per_image,
         dim: args.dim,
         seed: args.seed,
@@ -63,7 +63,7 @@ pub fn run(args: SynthArgs) -> Result<()> {
     let start = Instant::now();
     let data = generate(&cfg).map_err(flag_names)?;
     let generated = start.elapsed().as_secs_f64();
-    let files = data.write(&args.out)?;
+    let files = data.write(&args.out_dir)?;
     let seconds = start.elapsed().as_secs_f64();
     let shapes = [
         data.images.shape(),
@@ -78,7 +78,7 @@ pub fn run(args: SynthArgs) -> Result<()> {
             .collect();
         file_list.push(json!({"path": files[3], "captions": data.captions.n_captions()}));
         let report = json!({
-            "out": args.out,
+            "out": args.out_dir,
             "n_images": cfg.n_images,
             "captions_per_image": cfg.captions_per_image,
             "dim": cfg.dim,

@@ -145,6 +145,8 @@ pub struct ScoreOptions {
     pub clip: Option<ClipInputs>,
     /// Reference cosine variant of the Ref* scores.
     pub ref_cosine: RefCosine,
+    /// Where the map product of aCLIP-S / RefaCLIP-S runs.
+    pub device: crate::backend::Device,
 }
 
 /// Values of the computed metrics, per item in the set's order, and what was skipped.
@@ -244,7 +246,10 @@ pub fn compute(set: &EvalSet, opts: &ScoreOptions) -> Result<Computed> {
                     );
                 }
             }
-            Some(inputs) => clip_family(set, inputs, &clip_metrics, opts.ref_cosine, &mut rep)?,
+            Some(inputs) => {
+                let variant = opts.ref_cosine;
+                clip_family(set, inputs, &clip_metrics, variant, opts.device, &mut rep)?
+            }
         }
     }
     Ok(rep)
@@ -255,6 +260,7 @@ fn clip_family(
     inputs: &ClipInputs,
     metrics: &[Metric],
     variant: RefCosine,
+    device: crate::backend::Device,
     rep: &mut Computed,
 ) -> Result<()> {
     let n = set.len();
@@ -275,7 +281,7 @@ fn clip_family(
         None => None,
     };
     let mapped = match &inputs.map {
-        Some(m) => Some(m.apply(&inputs.images)?),
+        Some(m) => Some(m.apply_on(device.resolve()?.as_ref(), &inputs.images)?),
         None => None,
     };
     for &m in metrics {
