@@ -273,7 +273,7 @@ fn nan_in_a_later_chunk_of_a_file_names_file_and_row() {
         let mut ys = NpyStream::open(&py, 256).unwrap();
         let mut opts = FitOptions::new(Method::Ridge).lambda(1.0);
         opts.chunk_rows = 256;
-        let r = recap::align::fit(&mut xs, &mut ys, Pairing::Rows, &opts, &|_| {});
+        let r = recap::align::fit(&mut xs, &mut ys, Pairing::Rows, &opts, &|_, _| {});
         let want = if bad_side == "x" { &px } else { &py };
         match r {
             Err(Error::NonFinite {

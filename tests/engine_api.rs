@@ -192,7 +192,7 @@ fn fits_and_searches_agree_on_every_backend() {
         let mut y = recap::io::MemSource::new(&data.texts, "y");
         let pairing = recap::align::Pairing::Grouped(&data.grouping);
         let opts = FitOptions::new(Method::Ridge).lambda(0.1);
-        let map = recap::align::fit_on(&b, &mut x, &mut y, pairing, &opts, &|_| {}).unwrap();
+        let map = recap::align::fit_on(&b, &mut x, &mut y, pairing, &opts, &|_, _| {}).unwrap();
         assert!(max_rel(&map.w, &reference.w) < 1e-5, "fit on {}", b.name());
         let got = ds.clone().on(b.clone()).search(&data.images, 5).unwrap();
         assert_eq!(got.indices, want.indices, "search on {}", b.name());

@@ -1,8 +1,7 @@
 //! Datastore: append, swap, save/load round trip, caption records.
 
-use recap::retrieve::{
-    datastore::read_caption_records, CaptionRecord, Datastore, SearchOptions, Storage,
-};
+use recap::io::captions::read_records;
+use recap::retrieve::{CaptionRecord, Datastore, SearchOptions, Storage};
 use recap::RowMatrix;
 
 fn rows(n: usize, d: usize, seed: u64) -> RowMatrix<f32> {
@@ -21,8 +20,9 @@ fn rows(n: usize, d: usize, seed: u64) -> RowMatrix<f32> {
 fn records(n: usize, from: usize) -> Vec<CaptionRecord> {
     (from..from + n)
         .map(|i| CaptionRecord {
+            id: i.to_string(),
             image_id: (i / 5).to_string(),
-            caption: format!("caption {i}"),
+            text: format!("caption {i}"),
         })
         .collect()
 }
@@ -45,7 +45,7 @@ fn append_equals_building_at_once() {
         let all = Datastore::cosine(concat(&a, &b), storage).unwrap();
         assert_eq!(ds.rows(), 137);
         assert_eq!(ds.to_f32(), all.to_f32());
-        assert_eq!(ds.captions().unwrap()[120].caption, "caption 120");
+        assert_eq!(ds.captions().unwrap()[120].text, "caption 120");
         let q = rows(5, 16, 3);
         let o = SearchOptions::default();
         assert_eq!(
@@ -88,7 +88,7 @@ fn save_load_round_trip_is_exact() {
         assert_eq!(back.to_f32(), ds.to_f32());
         assert_eq!(back.captions(), ds.captions());
         assert_eq!(
-            read_caption_records(path.join("captions.json")).unwrap(),
+            read_records(path.join("captions.json")).unwrap(),
             records(40, 0)
         );
     }
@@ -99,16 +99,18 @@ fn caption_records_accept_coco_annotations() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("c.json");
     std::fs::write(&p, r#"{"annotations": [{"image_id": 42, "id": 1, "caption": "a dog"}, {"image_id": "x", "caption": "b"}]}"#).unwrap();
-    let r = read_caption_records(&p).unwrap();
+    let r = read_records(&p).unwrap();
     assert_eq!(
         r[0],
         CaptionRecord {
+            id: "1".into(),
             image_id: "42".into(),
-            caption: "a dog".into()
+            text: "a dog".into()
         }
     );
+    assert_eq!(r[1].id, "1", "no id: the row number");
     std::fs::write(&p, r#"[{"image_id": 1}]"#).unwrap();
-    assert!(read_caption_records(&p).is_err());
+    assert!(read_records(&p).is_err());
 }
 
 #[test]

@@ -22,8 +22,8 @@ use crate::backend::{Backend, GramStats};
 use crate::error::{Error, Result};
 use crate::io::rows::RowSource;
 
-/// Progress callback: called with the number of rows just processed.
-pub type Progress<'a> = &'a dyn Fn(u64);
+/// Called with the number of rows just read.
+pub(crate) type RowsRead<'a> = &'a dyn Fn(u64);
 
 /// Fold `f` covers items `bound(f)..bound(f+1)` of `n`.
 fn fold_bound(f: usize, k: usize, n: usize) -> usize {
@@ -57,7 +57,7 @@ fn segments(start: usize, rows: usize, k: usize, n: usize) -> Vec<(usize, usize,
 
 /// Accumulate the statistics of all pairs into `folds` statistics (`folds ≥ 1`).
 #[allow(clippy::too_many_arguments)]
-pub fn accumulate(
+pub(crate) fn accumulate(
     x: &mut dyn RowSource,
     y: &mut dyn RowSource,
     pairing: Pairing<'_>,
@@ -66,7 +66,7 @@ pub fn accumulate(
     precision: GramPrecision,
     folds: usize,
     chunk: usize,
-    progress: Progress<'_>,
+    progress: RowsRead<'_>,
     backend: &Arc<dyn Backend>,
 ) -> Result<Vec<GramStats>> {
     let empty = GramStats::new(x.cols(), y.cols(), with_xtx)
@@ -86,7 +86,7 @@ fn plain(
     pre: &Preprocess,
     stats: &mut [GramStats],
     chunk: usize,
-    progress: Progress<'_>,
+    progress: RowsRead<'_>,
 ) -> Result<()> {
     let (dx, dy, n, k) = (x.cols(), y.cols(), x.rows(), stats.len());
     let (xname, yname) = (x.name().to_string(), y.name().to_string());
@@ -157,7 +157,7 @@ fn grouped(
     pre: &Preprocess,
     stats: &mut [GramStats],
     chunk: usize,
-    progress: Progress<'_>,
+    progress: RowsRead<'_>,
 ) -> Result<()> {
     // Gathering reads each image chunk's captions as one run of rows only when they come in
     // image order; otherwise (COCO annotation order, say) it would touch pages all over the
@@ -188,7 +188,7 @@ fn caption_pass(
     pre: &Preprocess,
     stats: &mut [GramStats],
     chunk: usize,
-    progress: Progress<'_>,
+    progress: RowsRead<'_>,
 ) -> Result<Vec<f32>> {
     let (dy, n_img, k) = (y.cols(), g.n_images(), stats.len());
     let name = y.name().to_string();
@@ -217,7 +217,7 @@ fn image_pass(
     pre: &Preprocess,
     stats: &mut [GramStats],
     chunk: usize,
-    progress: Progress<'_>,
+    progress: RowsRead<'_>,
 ) -> Result<()> {
     let (dx, n_img, k) = (x.cols(), x.rows(), stats.len());
     let (dy, yname) = match captions {

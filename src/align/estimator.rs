@@ -27,7 +27,7 @@ use std::path::Path;
 use crate::align::fit::{fit, fit_grouped_matrices, fit_matrices};
 use crate::align::{Criterion, FitOptions, FittedMap, Lambda, Method, Normalize, Pairing};
 use crate::align::{PrecisionChoice, RobustOptions};
-use crate::backend::Device;
+use crate::backend::{Device, Progress};
 use crate::error::Result;
 use crate::io::npy::NpyStream;
 use crate::io::rows::RowSource;
@@ -102,16 +102,16 @@ pub trait Estimator: Sized {
         };
         let mut xs = NpyStream::open(x, chunk)?;
         let mut ys = NpyStream::open(y, chunk)?;
-        self.fit_sources(&mut xs, &mut ys, grouping, &|_| {})
+        self.fit_sources(&mut xs, &mut ys, grouping, &|_, _| {})
     }
 
-    /// Fit from any [`RowSource`]s; `progress` is called with the rows read.
+    /// Fit from any [`RowSource`]s; `progress` is called with `(rows read, rows to read)`.
     fn fit_sources(
         &self,
         x: &mut dyn RowSource,
         y: &mut dyn RowSource,
         grouping: Option<&Grouping>,
-        progress: &dyn Fn(u64),
+        progress: Progress<'_>,
     ) -> Result<FittedMap> {
         let pairing = grouping.map_or(Pairing::Rows, Pairing::Grouped);
         fit(x, y, pairing, self.options(), progress)

@@ -4,13 +4,14 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::align::accumulate::{accumulate, Progress};
+use crate::align::accumulate::accumulate;
 use crate::align::map::FittedMap;
 use crate::align::pairs::{check_shapes, collect_pairs_f64, Pairing};
 use crate::align::preprocess::{prepare, Affine, Normalize, Prepared, Preprocess};
 use crate::align::report::{residual_ss, FitReport, LambdaSelection, Timings};
 use crate::align::robust::{robust_procrustes, RobustOptions};
 use crate::backend::GramPrecision;
+use crate::backend::Progress;
 use std::sync::Arc;
 
 use crate::align::{lstsq, ols, procrustes, ridge, select, GramStats};
@@ -150,7 +151,7 @@ impl FitOptions {
     }
 }
 
-fn no_progress(_: u64) {}
+fn no_progress(_: u64, _: u64) {}
 
 /// Fit on matrices in memory, row `i` of `x` with row `i` of `y`.
 pub fn fit_matrices(
@@ -214,7 +215,7 @@ fn validate(opts: &FitOptions) -> Result<()> {
 }
 
 /// Fit a map from row sources (files or memory) on `opts.device`. `progress` is called with
-/// the rows read.
+/// `(rows read, rows to read)` of each statistics pass.
 pub fn fit(
     x: &mut dyn RowSource,
     y: &mut dyn RowSource,
@@ -227,6 +228,10 @@ pub fn fit(
 }
 
 /// [`fit`] on a backend already opened (`opts.device` is not consulted).
+///
+/// Four stages: the statistics pass (a second one with f64 products when `Auto` precision
+/// finds f32 products could move `W` by more than [`AUTO_TOLERANCE`]), λ selection, the
+/// solve, and the report.
 pub fn fit_on(
     backend: &Arc<dyn Backend>,
     x: &mut dyn RowSource,
@@ -238,155 +243,305 @@ pub fn fit_on(
     let t_all = Instant::now();
     validate(opts)?;
     check_shapes(x, y, pairing)?;
-    let (dx, dy) = (x.cols(), y.cols());
-    let chunk = match opts.chunk_rows {
-        0 => backend.chunk_rows(),
-        n => n,
-    };
-    let with_xtx = match opts.method {
-        Method::Ols | Method::Ridge => true,
-        Method::Procrustes | Method::RobustProcrustes => dx > dy,
-        Method::Lstsq => false,
-    };
-    let folds = match opts.lambda {
-        Lambda::Select {
-            criterion: Criterion::KFold(k),
-            ..
-        } => k,
-        _ => 1,
-    };
+    let pass = Pass::new(backend, opts, x.cols(), y.cols());
     let mut timings = Timings::default();
+    let mut st = statistics(&pass, x, y, pairing, opts, progress)?;
+    timings.gram_s = st.gram_s;
     let t = Instant::now();
-    let mut precision = match opts.precision {
-        PrecisionChoice::F64 => GramPrecision::F64,
-        _ => GramPrecision::F32,
-    };
-    let pre = &opts.preprocess;
-    let mut fold_stats = accumulate(
-        x, y, pairing, pre, with_xtx, precision, folds, chunk, progress, backend,
-    )?;
-    let mut gram_s = t.elapsed().as_secs_f64();
-    let first_pass_s = gram_s;
-    let (mut stats, mut aff, mut prep) = combine(&fold_stats, pre)?;
-    let mut gram_passes = 1;
-    let t_amp = Instant::now();
-    let procrustes_like = matches!(opts.method, Method::Procrustes | Method::RobustProcrustes);
-    // Procrustes: one SVD of X̃ᵀỸ gives both the amplification estimate and W.
-    let mut svd_b = if procrustes_like {
-        Some(linalg::svd(&prep.b)?)
-    } else {
-        None
-    };
-    // Normal equations: one eigenvalue computation gives the amplification and the report's
-    // condition estimate.
-    let mut eig_a = eigenvalues_for(opts.method, &prep)?;
-    let mut amplification = match (&svd_b, &eig_a) {
-        (Some((_, s, _)), _) => Some(sigma_ratio(s)),
-        (None, Some(ev)) => Some(cond_shifted(ev, 0.0).unwrap_or(f64::INFINITY)),
-        (None, None) => None,
-    };
-    if opts.precision == PrecisionChoice::Auto
-        && opts.method != Method::Lstsq
-        && amplification.is_some_and(|a| a * f32_error_per_unit(opts.method) > AUTO_TOLERANCE)
-    {
-        precision = GramPrecision::F64;
-        gram_passes = 2;
-        let t2 = Instant::now();
-        fold_stats = accumulate(
-            x, y, pairing, pre, with_xtx, precision, folds, chunk, progress, backend,
-        )?;
-        gram_s += t2.elapsed().as_secs_f64();
-        (stats, aff, prep) = combine(&fold_stats, pre)?;
-        if procrustes_like {
-            let svd = linalg::svd(&prep.b)?;
-            amplification = Some(sigma_ratio(&svd.1));
-            svd_b = Some(svd);
-        }
-        eig_a = eigenvalues_for(opts.method, &prep)?;
-    }
-    let amplification_s = t_amp.elapsed().as_secs_f64() - (gram_s - first_pass_s);
-    timings.gram_s = gram_s;
-
-    let t = Instant::now();
-    let selection = select_lambda(x, y, pairing, opts, &aff, &prep, &fold_stats, chunk)?;
+    let selection = select_lambda(x, y, pairing, opts, &st, pass.chunk)?;
     timings.select_s = t.elapsed().as_secs_f64();
     let lambda = match (&selection, &opts.lambda) {
         (Some(s), _) => s.chosen,
         (None, Lambda::Fixed(l)) => *l,
         (None, _) => 0.0,
     };
-
     let t = Instant::now();
-    let centered = opts.preprocess.centers();
-    let (w, rss, iterations) = match opts.method {
-        Method::Ols => {
-            let w = ols::ols(&prep, centered)?;
-            let rss = residual_ss(&prep, &w);
-            (w, rss, None)
+    let solved = solve(&pass, x, y, pairing, opts, &mut st, lambda, &mut timings)?;
+    timings.solve_s = t.elapsed().as_secs_f64() - timings.data_passes_s + st.amplification_s;
+    timings.total_s = t_all.elapsed().as_secs_f64();
+    let report = report(
+        &pass,
+        x.rows(),
+        opts,
+        &st,
+        &solved,
+        lambda,
+        selection,
+        timings,
+    );
+    Ok(FittedMap {
+        method: opts.method,
+        lambda: report.lambda,
+        preprocess: opts.preprocess,
+        affine: (!st.aff.is_identity()).then_some(st.aff),
+        n: st.stats.n(),
+        dx: pass.dx,
+        dy: pass.dy,
+        report,
+        w: solved.w,
+    })
+}
+
+/// What every pass over the data shares.
+struct Pass<'a> {
+    backend: &'a Arc<dyn Backend>,
+    dx: usize,
+    dy: usize,
+    chunk: usize,
+    with_xtx: bool,
+    folds: usize,
+}
+
+impl<'a> Pass<'a> {
+    fn new(backend: &'a Arc<dyn Backend>, opts: &FitOptions, dx: usize, dy: usize) -> Self {
+        let chunk = match opts.chunk_rows {
+            0 => backend.chunk_rows(),
+            n => n,
+        };
+        let with_xtx = match opts.method {
+            Method::Ols | Method::Ridge => true,
+            Method::Procrustes | Method::RobustProcrustes => dx > dy,
+            Method::Lstsq => false,
+        };
+        let folds = match opts.lambda {
+            Lambda::Select {
+                criterion: Criterion::KFold(k),
+                ..
+            } => k,
+            _ => 1,
+        };
+        Pass {
+            backend,
+            dx,
+            dy,
+            chunk,
+            with_xtx,
+            folds,
         }
-        Method::Ridge => {
-            let w = ridge::ridge(&prep, lambda)?;
-            let rss = residual_ss(&prep, &w);
-            (w, rss, None)
-        }
-        Method::Procrustes => {
-            let w = match svd_b.take() {
-                Some((u, _, v)) => procrustes::u_vt(&u, &v),
-                None => procrustes::procrustes(&prep.b)?,
-            };
-            let rss = residual_ss(&prep, &w);
-            (w, rss, None)
-        }
+    }
+}
+
+/// The statistics of a fit and what the solve reuses from the precision check.
+struct Statistics {
+    folds: Vec<GramStats>,
+    stats: GramStats,
+    aff: Affine,
+    prep: Prepared,
+    precision: GramPrecision,
+    passes: usize,
+    gram_s: f64,
+    /// `X̃ᵀỸ = U Σ Vᵀ` (Procrustes), `(U, σ, V)`.
+    svd_b: Option<(RowMatrix<f64>, Vec<f64>, RowMatrix<f64>)>,
+    /// Eigenvalues of `X̃ᵀX̃` (normal equations).
+    eig_a: Option<Vec<f64>>,
+    /// How much f32 rounding of the products can be amplified in `W`.
+    amplification: Option<f64>,
+    amplification_s: f64,
+}
+
+/// One statistics pass with `precision`; `progress` sees `(rows read, rows to read)`.
+#[allow(clippy::too_many_arguments)]
+fn gram_pass(
+    pass: &Pass<'_>,
+    x: &mut dyn RowSource,
+    y: &mut dyn RowSource,
+    pairing: Pairing<'_>,
+    opts: &FitOptions,
+    precision: GramPrecision,
+    progress: Progress<'_>,
+) -> Result<Vec<GramStats>> {
+    let total = match pairing {
+        Pairing::Rows => x.rows(),
+        Pairing::Grouped(_) => x.rows() + y.rows(),
+    } as u64;
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let rows_read = |r: u64| {
+        let d = done.fetch_add(r, std::sync::atomic::Ordering::Relaxed) + r;
+        progress(d.min(total), total);
+    };
+    let pre = &opts.preprocess;
+    let (with_xtx, folds, chunk) = (pass.with_xtx, pass.folds, pass.chunk);
+    accumulate(
+        x,
+        y,
+        pairing,
+        pre,
+        with_xtx,
+        precision,
+        folds,
+        chunk,
+        &rows_read,
+        pass.backend,
+    )
+}
+
+/// The statistics pass, repeated with f64 products when `Auto` precision asks for it.
+fn statistics(
+    pass: &Pass<'_>,
+    x: &mut dyn RowSource,
+    y: &mut dyn RowSource,
+    pairing: Pairing<'_>,
+    opts: &FitOptions,
+    progress: Progress<'_>,
+) -> Result<Statistics> {
+    let t = Instant::now();
+    let precision = match opts.precision {
+        PrecisionChoice::F64 => GramPrecision::F64,
+        _ => GramPrecision::F32,
+    };
+    let folds = gram_pass(pass, x, y, pairing, opts, precision, progress)?;
+    let gram_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut st = analysed(folds, opts, precision, gram_s)?;
+    st.amplification_s = t.elapsed().as_secs_f64();
+    let too_coarse = st
+        .amplification
+        .is_some_and(|a| a * f32_error_per_unit(opts.method) > AUTO_TOLERANCE);
+    if opts.precision == PrecisionChoice::Auto && opts.method != Method::Lstsq && too_coarse {
+        let t = Instant::now();
+        let folds = gram_pass(pass, x, y, pairing, opts, GramPrecision::F64, progress)?;
+        let gram_s = st.gram_s + t.elapsed().as_secs_f64();
+        let amplification_s = st.amplification_s;
+        st = analysed(folds, opts, GramPrecision::F64, gram_s)?;
+        st.passes = 2;
+        st.amplification_s += amplification_s;
+    }
+    Ok(st)
+}
+
+/// Merge the folds, prepare the solve, and estimate how f32 rounding would be amplified:
+/// one SVD of `X̃ᵀỸ` (Procrustes: it is also the solve) or the eigenvalues of `X̃ᵀX̃`.
+fn analysed(
+    folds: Vec<GramStats>,
+    opts: &FitOptions,
+    precision: GramPrecision,
+    gram_s: f64,
+) -> Result<Statistics> {
+    let (stats, aff, prep) = combine(&folds, &opts.preprocess)?;
+    let procrustes_like = matches!(opts.method, Method::Procrustes | Method::RobustProcrustes);
+    let svd_b = if procrustes_like {
+        Some(linalg::svd(&prep.b)?)
+    } else {
+        None
+    };
+    let eig_a = eigenvalues_for(opts.method, &prep)?;
+    let amplification = match (&svd_b, &eig_a) {
+        (Some((_, s, _)), _) => Some(sigma_ratio(s)),
+        (None, Some(ev)) => Some(cond_shifted(ev, 0.0).unwrap_or(f64::INFINITY)),
+        (None, None) => None,
+    };
+    Ok(Statistics {
+        folds,
+        stats,
+        aff,
+        prep,
+        precision,
+        passes: 1,
+        gram_s,
+        svd_b,
+        eig_a,
+        amplification,
+        amplification_s: 0.0,
+    })
+}
+
+/// `W`, its residual sum of squares and the IRLS iterations (robust Procrustes).
+struct Solved {
+    w: RowMatrix<f64>,
+    rss: f64,
+    iterations: Option<usize>,
+}
+
+/// Procrustes' `U Vᵀ`, from the SVD the precision check already made when there is one.
+fn procrustes_w(st: &mut Statistics) -> Result<RowMatrix<f64>> {
+    match st.svd_b.take() {
+        Some((u, _, v)) => Ok(procrustes::u_vt(&u, &v)),
+        None => procrustes::procrustes(&st.prep.b),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn solve(
+    pass: &Pass<'_>,
+    x: &mut dyn RowSource,
+    y: &mut dyn RowSource,
+    pairing: Pairing<'_>,
+    opts: &FitOptions,
+    st: &mut Statistics,
+    lambda: f64,
+    timings: &mut Timings,
+) -> Result<Solved> {
+    let w = match opts.method {
+        Method::Ols => ols::ols(&st.prep, opts.preprocess.centers())?,
+        Method::Ridge => ridge::ridge(&st.prep, lambda)?,
+        Method::Procrustes => procrustes_w(st)?,
         Method::RobustProcrustes => {
-            let w0 = match svd_b.take() {
-                Some((u, _, v)) => procrustes::u_vt(&u, &v),
-                None => procrustes::procrustes(&prep.b)?,
-            };
-            let tp = Instant::now();
-            let (w, it) = robust_procrustes(
-                x,
-                y,
-                pairing,
-                &opts.preprocess,
-                &aff,
-                w0,
-                &opts.robust,
-                chunk,
-                backend,
-            )?;
-            timings.data_passes_s = tp.elapsed().as_secs_f64();
-            let rss = residual_ss(&prep, &w);
-            (w, rss, Some(it))
+            let w0 = procrustes_w(st)?;
+            let t = Instant::now();
+            let (pre, aff, chunk) = (&opts.preprocess, &st.aff, pass.chunk);
+            let robust = &opts.robust;
+            let (w, it) =
+                robust_procrustes(x, y, pairing, pre, aff, w0, robust, chunk, pass.backend)?;
+            timings.data_passes_s = t.elapsed().as_secs_f64();
+            let rss = residual_ss(&st.prep, &w);
+            return Ok(Solved {
+                w,
+                rss,
+                iterations: Some(it),
+            });
         }
         Method::Lstsq => {
-            let tp = Instant::now();
-            let (xm, ym) = collect_pairs_f64(x, y, pairing, &opts.preprocess, &aff, chunk)?;
-            timings.data_passes_s = tp.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let (pre, aff, chunk) = (&opts.preprocess, &st.aff, pass.chunk);
+            let (xm, ym) = collect_pairs_f64(x, y, pairing, pre, aff, chunk)?;
+            timings.data_passes_s = t.elapsed().as_secs_f64();
             let (w, rss) = lstsq::lstsq(&xm, &ym)?;
-            (w, rss, None)
+            return Ok(Solved {
+                w,
+                rss,
+                iterations: None,
+            });
         }
     };
-    let condition = match &prep.a {
-        _ if eig_a.is_some() => eig_a.as_deref().and_then(|ev| cond_shifted(ev, lambda)),
-        _ => amplification,
-    };
-    let orthogonality_error = matches!(opts.method, Method::Procrustes | Method::RobustProcrustes)
-        .then(|| procrustes::orthogonality_error(&w));
-    timings.solve_s = t.elapsed().as_secs_f64() - timings.data_passes_s + amplification_s;
-    timings.total_s = t_all.elapsed().as_secs_f64();
+    let rss = residual_ss(&st.prep, &w);
+    Ok(Solved {
+        w,
+        rss,
+        iterations: None,
+    })
+}
 
-    let x_rows = x.rows() as f64;
-    let triangle = if with_xtx {
-        x_rows * dx as f64 * (dx + 1) as f64
+/// The fit report: residuals, condition, the statistics pass's arithmetic and rate.
+#[allow(clippy::too_many_arguments)]
+fn report(
+    pass: &Pass<'_>,
+    x_rows: usize,
+    opts: &FitOptions,
+    st: &Statistics,
+    solved: &Solved,
+    lambda: f64,
+    selection: Option<LambdaSelection>,
+    timings: Timings,
+) -> FitReport {
+    let (dx, dy, prep) = (pass.dx, pass.dy, &st.prep);
+    let condition = match &st.eig_a {
+        Some(ev) => cond_shifted(ev, lambda),
+        None => st.amplification,
+    };
+    let rows = x_rows as f64;
+    // The arithmetic needed: one triangle of XᵀX (n·d·(d+1)) plus XᵀY (2·n·dx·dy).
+    let triangle = if pass.with_xtx {
+        rows * dx as f64 * (dx + 1) as f64
     } else {
         0.0
     };
-    let gram_gflop = gram_passes as f64 * (triangle + 2.0 * x_rows * dx as f64 * dy as f64) / 1e9;
-    let report = FitReport {
+    let gram_gflop = st.passes as f64 * (triangle + 2.0 * rows * dx as f64 * dy as f64) / 1e9;
+    let rss = solved.rss;
+    FitReport {
         method: opts.method.name().into(),
         lambda: (opts.method == Method::Ridge).then_some(lambda),
-        n: stats.n(),
-        x_rows: x.rows(),
+        n: st.stats.n(),
+        x_rows,
         dx,
         dy,
         condition,
@@ -400,28 +555,18 @@ pub fn fit_on(
         } else {
             f64::NAN
         },
-        orthogonality_error,
-        iterations,
+        orthogonality_error: matches!(opts.method, Method::Procrustes | Method::RobustProcrustes)
+            .then(|| procrustes::orthogonality_error(&solved.w)),
+        iterations: solved.iterations,
         selection,
         gram_gflops: gram_gflop / timings.gram_s.max(1e-12),
         gram_gflop,
         timings,
-        gram_precision: format!("{precision:?}").to_lowercase(),
-        gram_passes,
+        gram_precision: format!("{:?}", st.precision).to_lowercase(),
+        gram_passes: st.passes,
         normalize: format!("{:?}", opts.preprocess.normalize).to_lowercase(),
-        centered,
-    };
-    Ok(FittedMap {
-        method: opts.method,
-        lambda: report.lambda,
-        preprocess: opts.preprocess,
-        affine: (!aff.is_identity()).then_some(aff),
-        n: stats.n(),
-        dx,
-        dy,
-        report,
-        w,
-    })
+        centered: opts.preprocess.centers(),
+    }
 }
 
 fn sigma_ratio(s: &[f64]) -> f64 {
@@ -464,26 +609,23 @@ fn cond_shifted(ev: &[f64], lambda: f64) -> Option<f64> {
     (lo > 0.0).then(|| hi / lo)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn select_lambda(
     x: &mut dyn RowSource,
     y: &mut dyn RowSource,
     pairing: Pairing<'_>,
     opts: &FitOptions,
-    aff: &Affine,
-    prep: &Prepared,
-    folds: &[GramStats],
+    st: &Statistics,
     chunk: usize,
 ) -> Result<Option<LambdaSelection>> {
     let Lambda::Select { grid, criterion } = &opts.lambda else {
         return Ok(None);
     };
     let sel = match criterion {
-        Criterion::Gcv => select::gcv_curve(prep, grid)?,
-        Criterion::KFold(_) => select::kfold_curve(folds, aff, grid)?,
+        Criterion::Gcv => select::gcv_curve(&st.prep, grid)?,
+        Criterion::KFold(_) => select::kfold_curve(&st.folds, &st.aff, grid)?,
         Criterion::Loo => {
-            let (xm, ym) = collect_pairs_f64(x, y, pairing, &opts.preprocess, aff, chunk)?;
-            select::loo_curve(prep, &xm, &ym, grid)?
+            let (xm, ym) = collect_pairs_f64(x, y, pairing, &opts.preprocess, &st.aff, chunk)?;
+            select::loo_curve(&st.prep, &xm, &ym, grid)?
         }
     };
     Ok(Some(sel))

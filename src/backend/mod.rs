@@ -66,8 +66,9 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::matrix::RowMatrix;
 
-/// Progress of a search: `(tasks done, tasks in all)`.
-pub type SearchProgress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+/// Progress of long work, called as `progress(done, total)` in the work's unit: rows read by
+/// a fit's statistics pass, tasks finished by a search. `total` is known from the start.
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
 /// How a search is split into work (never what it returns: results are identical for every
 /// setting). `Default`: automatic.
@@ -77,8 +78,8 @@ pub struct SearchTuning<'a> {
     pub query_block: usize,
     /// Datastore rows per task (0 = automatic).
     pub rows_per_task: usize,
-    /// Called after each finished task.
-    pub progress: Option<SearchProgress<'a>>,
+    /// Called after each finished task with `(done, total)` tasks.
+    pub progress: Option<Progress<'a>>,
 }
 
 impl std::fmt::Debug for SearchTuning<'_> {

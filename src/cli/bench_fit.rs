@@ -214,7 +214,7 @@ fn run_method(
         let mut xs = NpyStream::open(x, opts.chunk_rows)?;
         let mut ys = NpyStream::open(y, opts.chunk_rows)?;
         let pairing = grouping.map_or(Pairing::Rows, Pairing::Grouped);
-        let map = align::fit(&mut xs, &mut ys, pairing, opts, &|_| {})?;
+        let map = align::fit(&mut xs, &mut ys, pairing, opts, &|_, _| {})?;
         times.push(t.elapsed().as_secs_f64());
         if can_reset {
             rss = match (rss, peak_rss_gb()) {

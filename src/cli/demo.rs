@@ -129,7 +129,7 @@ fn fit_map(backend: &Arc<dyn Backend>, train: &SynthData) -> Result<FittedMap> {
     let mut x = MemSource::new(&train.images, "train images");
     let mut y = MemSource::new(&train.texts, "train captions");
     let pairing = Pairing::Grouped(&train.grouping);
-    fit_on(backend, &mut x, &mut y, pairing, &opts, &|_| {})
+    fit_on(backend, &mut x, &mut y, pairing, &opts, &|_, _| {})
 }
 
 /// Caption metrics of retrieval-based captioning.

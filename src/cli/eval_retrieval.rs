@@ -18,9 +18,9 @@ use clap::Args;
 
 use super::common::ComputeArgs;
 use crate::error::{Error, Result};
+use crate::io::captions::read_records;
 use crate::io::captions::CaptionSet;
 use crate::io::{npy, Grouping};
-use crate::retrieve::datastore::read_caption_records;
 use crate::retrieve::{evaluate_on, DirectionReport, RetrievalReport};
 
 /// Options of `recap eval-retrieval`.
@@ -83,7 +83,7 @@ fn grouping(args: &EvalRetrievalArgs, n_images: usize, n_texts: usize) -> Result
         return Ok(g);
     }
     if let (Some(caps), Some(ids)) = (&args.captions, &args.image_ids) {
-        let records = read_caption_records(caps)?;
+        let records = read_records(caps)?;
         let value = crate::io::captions::read_json(ids)?;
         let ids: Vec<String> = value
             .as_array()

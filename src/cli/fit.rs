@@ -195,9 +195,11 @@ fn run_in_pool(args: &FitArgs) -> Result<()> {
         .map(|g| Grouping::read(g, x.rows()))
         .transpose()?;
     let pairing = grouping.as_ref().map_or(Pairing::Rows, Pairing::Grouped);
-    let total = (x.rows() + y.rows()) as u64 / if grouping.is_some() { 1 } else { 2 };
-    let bar = crate::cli::progress::bar(total, "rows", args.compute.quiet);
-    let progress = |r: u64| bar.inc(r);
+    let bar = crate::cli::progress::bar(0, "rows", args.compute.quiet);
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
     let map = align::fit_on(&backend, &mut x, &mut y, pairing, &opts, &progress)?;
     bar.finish_and_clear();
     map.save(&args.out)?;

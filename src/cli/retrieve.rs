@@ -22,12 +22,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::common::ComputeArgs;
 use crate::error::{Error, Result};
 use crate::io::atomic::write_json_atomic;
-use crate::io::captions::CaptionSet;
+use crate::io::captions::{read_records, CaptionSet};
 use crate::io::npy;
 use crate::matrix::RowMatrix;
-use crate::retrieve::datastore::{read_caption_records, records_of_set};
 use crate::retrieve::CaptionRecord;
-use crate::retrieve::{Datastore, Exclusion, Matches, Metric, SearchOptions, Storage};
+use crate::retrieve::{Datastore, Exclusion, Matches, SearchOptions, Similarity, Storage};
 
 /// Scoring function on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -96,8 +95,8 @@ pub fn run(args: RetrieveArgs) -> Result<()> {
 fn run_in_pool(args: &RetrieveArgs) -> Result<()> {
     let t0 = Instant::now();
     let metric = match args.metric {
-        MetricArg::Cosine => Metric::Cosine,
-        MetricArg::Ip => Metric::InnerProduct,
+        MetricArg::Cosine => Similarity::Cosine,
+        MetricArg::Ip => Similarity::InnerProduct,
     };
     let mut ds = open_datastore(args, metric)?.on(args.compute.backend()?);
     let mut queries = npy::read_f32(&args.images)?;
@@ -136,11 +135,11 @@ fn run_in_pool(args: &RetrieveArgs) -> Result<()> {
     Ok(())
 }
 
-fn open_datastore(args: &RetrieveArgs, metric: Metric) -> Result<Datastore> {
+fn open_datastore(args: &RetrieveArgs, metric: Similarity) -> Result<Datastore> {
     let storage = if args.f16 { Storage::F16 } else { Storage::F32 };
     if args.texts.is_dir() {
         let ds = Datastore::load(&args.texts)?;
-        if metric == Metric::Cosine && !ds.is_normalized() {
+        if metric == Similarity::Cosine && !ds.is_normalized() {
             return Err(Error::invalid(
                 "metric",
                 "the saved datastore is not normalized (use --metric ip)",
@@ -148,17 +147,19 @@ fn open_datastore(args: &RetrieveArgs, metric: Metric) -> Result<Datastore> {
         }
         return Ok(ds);
     }
-    Datastore::from_npy(&args.texts, metric == Metric::Cosine, storage)
+    Datastore::from_npy(&args.texts, metric == Similarity::Cosine, storage)
 }
 
 /// Caption records of the datastore rows, and the image ids of the sidecar's image rows
 /// when the file is a sidecar / COCO / Karpathy file (a plain array has none).
 fn read_captions(path: &PathBuf) -> Result<(Vec<CaptionRecord>, Option<Vec<String>>)> {
-    if crate::io::captions::read_json(path)?.is_array() {
-        return Ok((read_caption_records(path)?, None));
+    let value = crate::io::captions::read_json(path)?;
+    let has_images = value.get("images").is_some() || value.get("captions").is_some();
+    if !has_images {
+        return Ok((read_records(path)?, None));
     }
     let set = CaptionSet::read_auto(path)?;
-    Ok((records_of_set(&set), Some(set.images().to_vec())))
+    Ok((set.captions().to_vec(), Some(set.images().to_vec())))
 }
 
 /// Query ids from a JSON array (strings or integers), or `"0".."q-1"`.
@@ -211,9 +212,9 @@ fn search_with_progress(
         .expect("valid template")
         .progress_chars("=> "),
     );
-    let progress = |done: usize, total: usize| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
     };
     let opts = SearchOptions {
         exclusion,
@@ -235,7 +236,7 @@ fn write_outputs(args: &RetrieveArgs, ds: &Datastore, m: &Matches, ids: &[String
     if let (Some(p), Some(records)) = (&args.out, ds.captions()) {
         let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (i, id) in ids.iter().enumerate() {
-            let caps = m.row(i).map(|(r, _)| records[r].caption.as_str()).collect();
+            let caps = m.row(i).map(|(r, _)| records[r].text.as_str()).collect();
             if out.insert(id.as_str(), caps).is_some() {
                 return Err(Error::invalid(
                     "query-ids",

@@ -12,10 +12,11 @@ use std::sync::Arc;
 use half::f16;
 use serde::{Deserialize, Serialize};
 
-use super::search::{Metric, SearchOptions};
+use super::search::{SearchOptions, Similarity};
 use crate::backend::{Backend, Base, Device, Matches, RowsMut, RowsRef, StoredRows};
 use crate::error::{Error, Result};
 use crate::io::atomic::write_json_atomic;
+use crate::io::captions::{read_records, CaptionRecord};
 use crate::matrix::{check_finite_rows, l2_normalize_rows, RowMatrix};
 
 /// Element type of the stored embeddings.
@@ -30,15 +31,6 @@ pub enum Storage {
     /// top-k equals the f32 top-k except for rows whose scores are within twice that of the
     /// k-th score (near-ties). Values beyond ±65504 are rejected.
     F16,
-}
-
-/// One caption of the datastore: its id, the image it describes and its text.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CaptionRecord {
-    /// Image id (as in COCO `image_id`, kept as a string).
-    pub image_id: String,
-    /// Caption text.
-    pub caption: String,
 }
 
 #[derive(Clone, Debug)]
@@ -63,7 +55,7 @@ impl std::fmt::Debug for Datastore {
         f.debug_struct("Datastore")
             .field("rows", &self.rows())
             .field("dim", &self.dim)
-            .field("metric", &self.metric())
+            .field("similarity", &self.similarity())
             .field("storage", &self.storage())
             .field("captions", &self.captions.as_ref().map(|c| c.len()))
             .field("backend", &self.backend.name())
@@ -139,7 +131,7 @@ impl Datastore {
     /// Attach the captions of a [`CaptionSet`](crate::io::captions::CaptionSet) sidecar
     /// (caption row `r` = datastore row `r`).
     pub fn with_caption_set(self, set: &crate::io::captions::CaptionSet) -> Result<Self> {
-        self.with_captions(records_of_set(set))
+        self.with_captions(set.captions().to_vec())
     }
 
     /// Number of rows (`m`).
@@ -161,11 +153,11 @@ impl Datastore {
     }
 
     /// The metric every search of this datastore uses (fixed when it is built).
-    pub fn metric(&self) -> Metric {
+    pub fn similarity(&self) -> Similarity {
         if self.normalized {
-            Metric::Cosine
+            Similarity::Cosine
         } else {
-            Metric::InnerProduct
+            Similarity::InnerProduct
         }
     }
 
@@ -319,7 +311,7 @@ impl Datastore {
         Ok(std::mem::replace(self, other))
     }
 
-    /// The `k` best rows for every query under the datastore's [`Metric`], best first (see
+    /// The `k` best rows for every query under the datastore's [`Similarity`], best first (see
     /// [`Matches`] for the layout and padding).
     ///
     /// Errors: `k = 0`; a query width other than [`Self::dim`]; a NaN/Inf query
@@ -356,8 +348,8 @@ impl Datastore {
             ));
         }
         let normalized;
-        let rows: &[f32] = match self.metric() {
-            Metric::Cosine => {
+        let rows: &[f32] = match self.similarity() {
+            Similarity::Cosine => {
                 let mut copy = queries.as_slice().to_vec();
                 check_finite_rows(&copy, d, "queries", 0)?;
                 self.backend
@@ -365,7 +357,7 @@ impl Datastore {
                 normalized = copy;
                 &normalized
             }
-            Metric::InnerProduct => queries.as_slice(),
+            Similarity::InnerProduct => queries.as_slice(),
         };
         let queries = RowsRef::new(rows, q, d)?;
         self.backend
@@ -416,7 +408,7 @@ impl Datastore {
 
     /// Save to a directory (created if missing): `embeddings.npy` (f32, the stored values;
     /// f16 storage is widened exactly), `datastore.json` (format, rows, dim, metric,
-    /// storage) and, with records, `captions.json` (`[{"image_id", "caption"}, ...]`).
+    /// storage) and, with records, `captions.json` (`[{"id", "image_id", "text"}, ...]`).
     /// Every file is written atomically.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
@@ -473,7 +465,7 @@ impl Datastore {
         ds.append_rows(emb.into_vec(), meta.dim)?;
         ds.normalized = meta.normalized;
         if meta.captions {
-            ds = ds.with_captions(read_caption_records(dir.join("captions.json"))?)?;
+            ds = ds.with_captions(read_records(dir.join("captions.json"))?)?;
         }
         Ok(ds)
     }
@@ -489,60 +481,4 @@ struct SavedMeta {
     normalized: bool,
     storage: Storage,
     captions: bool,
-}
-
-/// Read one caption record per datastore row from JSON: an array of objects with
-/// `image_id` (string or integer) and `caption`, or a COCO captions file (an object whose
-/// `annotations` array holds such objects; its order is the row order). For the crate's
-/// sidecar (`{"images", "captions"}`) use
-/// [`CaptionSet::read_auto`](crate::io::captions::CaptionSet::read_auto) and
-/// [`Datastore::with_caption_set`].
-pub fn read_caption_records(path: impl AsRef<Path>) -> Result<Vec<CaptionRecord>> {
-    let path = path.as_ref();
-    let value = crate::io::captions::read_json(path)?;
-    let list = match &value {
-        serde_json::Value::Array(a) => a,
-        serde_json::Value::Object(o) => match o.get("annotations") {
-            Some(serde_json::Value::Array(a)) => a,
-            _ => {
-                return Err(Error::format(
-                    path,
-                    "expected an array or {\"annotations\": [...]}",
-                ))
-            }
-        },
-        _ => return Err(Error::format(path, "expected an array of caption records")),
-    };
-    list.iter()
-        .enumerate()
-        .map(|(i, v)| {
-            record_from_value(v).ok_or_else(|| {
-                Error::format(
-                    path,
-                    format!("entry {i}: expected {{\"image_id\": id, \"caption\": text}}"),
-                )
-            })
-        })
-        .collect()
-}
-
-/// The datastore records of a sidecar's caption rows.
-pub fn records_of_set(set: &crate::io::captions::CaptionSet) -> Vec<CaptionRecord> {
-    set.captions()
-        .iter()
-        .map(|c| CaptionRecord {
-            image_id: c.image_id.clone(),
-            caption: c.text.clone(),
-        })
-        .collect()
-}
-
-fn record_from_value(v: &serde_json::Value) -> Option<CaptionRecord> {
-    let image_id = match v.get("image_id")? {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    let caption = v.get("caption")?.as_str()?.to_string();
-    Some(CaptionRecord { image_id, caption })
 }

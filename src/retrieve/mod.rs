@@ -6,9 +6,9 @@
 //!
 //! ## Conventions
 //!
-//! - Scores are cosine similarities ([`Metric::Cosine`], default: queries are normalized,
+//! - Scores are cosine similarities ([`Similarity::Cosine`], default: queries are normalized,
 //!   a zero query is [`Error::ZeroVector`](crate::Error::ZeroVector) naming the row) or raw
-//!   inner products ([`Metric::InnerProduct`]).
+//!   inner products ([`Similarity::InnerProduct`]).
 //! - Each row of the result is in rank order: **higher score first, ties by lower datastore
 //!   row**. This holds exactly, for every block size and thread count.
 //! - `k > m` returns `m` columns; `k = 0` is an error. With an [`Exclusion`], a query left
@@ -26,6 +26,7 @@ pub mod eval;
 pub mod search;
 
 pub use crate::backend::{apply_map, Exclusion, Matches};
-pub use datastore::{CaptionRecord, Datastore, Storage};
+pub use crate::io::captions::CaptionRecord;
+pub use datastore::{Datastore, Storage};
 pub use eval::{evaluate, evaluate_on, DirectionReport, RetrievalReport};
-pub use search::{Metric, SearchOptions};
+pub use search::{SearchOptions, Similarity};

@@ -2,11 +2,11 @@
 //! is built) and the per-call [`SearchOptions`]. The search itself runs on the datastore's
 //! backend ([`crate::backend::Backend::search`]).
 
-use crate::backend::{Exclusion, SearchProgress, SearchTuning};
+use crate::backend::{Exclusion, Progress, SearchTuning};
 
 /// How a query and a datastore row are scored.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Metric {
+pub enum Similarity {
     /// Cosine similarity: queries are L2-normalized (a zero query is an error) and the
     /// datastore rows are unit-norm ([`Datastore::cosine`](super::Datastore::cosine)).
     #[default]
@@ -27,7 +27,7 @@ pub struct SearchOptions<'a> {
     /// Datastore rows per task (0 = automatic). Results do not depend on it.
     pub rows_per_task: usize,
     /// Called after each finished task with `(done, total)`.
-    pub progress: Option<SearchProgress<'a>>,
+    pub progress: Option<Progress<'a>>,
 }
 
 impl<'a> SearchOptions<'a> {

@@ -52,7 +52,7 @@ pub(crate) fn search(
             let top = run_task(data, d, block, q0, r0, r1, k_eff, exclusion);
             let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
             if let Some(p) = tuning.progress {
-                p(finished, n_tasks);
+                p(finished as u64, n_tasks as u64);
             }
             top
         })

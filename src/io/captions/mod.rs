@@ -164,6 +164,54 @@ pub fn references_from_value(v: &Value, path: &Path) -> Result<References> {
     Ok(out)
 }
 
+/// One caption record per embedding row, in row order, from any caption file recap reads:
+/// a plain array `[{"image_id", "caption" | "text", "id"?}, ...]` or COCO annotations without
+/// an image list (`{"annotations": [...]}`; ids default to the row number), or — through
+/// [`CaptionSet::read_auto`] — the crate's sidecar, a COCO annotations file with `images`,
+/// or a Karpathy file.
+pub fn read_records(path: impl AsRef<Path>) -> Result<Vec<CaptionRecord>> {
+    let path = path.as_ref();
+    let value = read_json(path)?;
+    let list = match &value {
+        Value::Array(a) => a,
+        Value::Object(o) if o.get("images").is_none() && o.get("captions").is_none() => {
+            match o.get("annotations") {
+                Some(Value::Array(a)) => a,
+                _ => {
+                    return Err(Error::format(
+                        path,
+                        "expected an array of caption records, {\"annotations\": [...]}, a \
+                         caption sidecar or a Karpathy file",
+                    ))
+                }
+            }
+        }
+        Value::Object(_) => return Ok(CaptionSet::read_auto(path)?.captions().to_vec()),
+        _ => return Err(Error::format(path, "expected an array of caption records")),
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| record_from_value(v, i, path))
+        .collect()
+}
+
+fn record_from_value(v: &Value, row: usize, path: &Path) -> Result<CaptionRecord> {
+    let ctx = format!("entry {row}");
+    let field = |name: &str| v.get(name);
+    let image_id = field("image_id")
+        .ok_or_else(|| Error::format(path, format!("{ctx}: no \"image_id\"")))
+        .and_then(|id| id_string(id, path, &ctx))?;
+    let text = field("caption")
+        .or_else(|| field("text"))
+        .ok_or_else(|| Error::format(path, format!("{ctx}: no \"caption\" (or \"text\")")))
+        .and_then(|t| caption_string(t, path, &ctx))?;
+    let id = match field("id") {
+        Some(id) => id_string(id, path, &ctx)?,
+        None => row.to_string(),
+    };
+    Ok(CaptionRecord { id, image_id, text })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
