@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test, on a fresh machine: provides the METEOR 1.5 jar (from PyPI's pycocoevalcap, once)
-# so the METEOR parity tests run instead of skipping, then `cargo test`. Extra arguments go to
-# cargo test. Plain `cargo test` also works; without Java or the jar only the METEOR parity
-# check is skipped (loudly).
+# so the METEOR parity tests run instead of skipping, then `cargo test`, then the list of checks
+# this machine could not run (GPU, AVX-512, ...). Extra arguments go to cargo test. Plain
+# `cargo test` also works; without Java or the jar the METEOR parity check is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${RECAP_METEOR_JAR:-}" ]; then
@@ -13,4 +13,16 @@ if [ -z "${RECAP_METEOR_JAR:-}" ]; then
         echo "scripts/test.sh: no java on PATH: METEOR parity tests will be skipped" >&2
     fi
 fi
-exec cargo test "$@"
+# Checks that cannot run on this machine (no GPU, no AVX-512, no NVRTC, no METEOR jar) record
+# themselves in this file (recap::testing::skip); they are listed after the test summary.
+RECAP_SKIP_LOG="$(mktemp)"
+export RECAP_SKIP_LOG
+trap 'rm -f "$RECAP_SKIP_LOG"' EXIT
+status=0
+cargo test "$@" || status=$?
+if [ -s "$RECAP_SKIP_LOG" ]; then
+    echo
+    echo "skipped on this machine ($(sort -u "$RECAP_SKIP_LOG" | wc -l) checks; they did not run):"
+    sort "$RECAP_SKIP_LOG" | uniq -c | sed 's/^ */  /'
+fi
+exit "$status"

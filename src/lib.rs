@@ -31,17 +31,32 @@
 //! | [`io`] | `.npy`/`.npz` read/write/stream, caption files (Karpathy, COCO, clipscore, text) |
 //! | [`matrix`] | the row-major matrix type and row operations (norms, normalization) |
 //! | [`synth`] | deterministic synthetic CLIP-like data with captions |
-//! | [`align`] | closed-form alignment: Gram statistics, OLS/ridge/lstsq/Procrustes |
-//! | [`backend`] | the compute seam: `Device` (cpu/cuda/auto) and the `Backend` primitives |
+//! | [`backend`] | the one engine: `Device` (cpu/cuda/auto) and the `Backend` trait every `O(n·d²)` step runs through (Gram chunks, search, rank counts, GEMM, solves); the CPU's tuned kernels and the CUDA backend live here |
+//! | [`align`] | closed-form alignment: estimators (`Ols`, `Ridge`, `Lstsq`, `Procrustes`, `RobustProcrustes`), λ selection, the fitted map |
 //! | [`retrieve`] | exact top-k retrieval over caption datastores, recall@k |
 //! | [`metrics`] | CLIP-S family, BLEU, ROUGE-L, CIDEr-D, METEOR, Kendall τ |
 //!
+//! Layers import only downward: `io` → `backend` → `align`, `retrieve` → `metrics` → `cli`.
+//!
 //! ## Quick start
 //!
-//! ```no_run
-//! use recap::io::npy;
-//! let x = npy::read_f32("images.npy")?;       // n x d, row-major f32
-//! println!("{} rows of dimension {}", x.rows(), x.cols());
+//! ```
+//! use recap::align::{Estimator, Normalize, Ridge};
+//! use recap::backend::Device;
+//! use recap::retrieve::{Datastore, Storage};
+//! use recap::synth::{generate, SynthConfig};
+//!
+//! // CLIP-like image and caption embeddings (use recap::io::npy::read_f32 for your files).
+//! let data = generate(&SynthConfig { n_images: 300, dim: 32, ..SynthConfig::default() })?;
+//! // Fit W in closed form (pair-grouped: each image once, with its 5 captions).
+//! let map = Ridge::new(0.1)
+//!     .normalize(Normalize::L2)
+//!     .device(Device::Cpu)
+//!     .fit_grouped(&data.images, &data.texts, &data.grouping)?;
+//! // Retrieve 7 captions per image through the map (exact cosine top-k).
+//! let datastore = Datastore::cosine(data.texts.clone(), Storage::F32)?;
+//! let found = datastore.search(&map.apply(&data.images)?, 7)?;
+//! assert_eq!(found.indices.shape(), (300, 7));
 //! # Ok::<(), recap::Error>(())
 //! ```
 
@@ -57,6 +72,8 @@ pub mod matrix;
 pub mod metrics;
 pub mod retrieve;
 pub mod synth;
+#[doc(hidden)]
+pub mod testing;
 
 pub use error::{Error, Result};
 pub use matrix::RowMatrix;

@@ -14,7 +14,7 @@ fn every_kernel_compiles_with_nvrtc() {
         if std::env::var("RECAP_REQUIRE_GPU").is_ok_and(|v| v == "1") {
             panic!("RECAP_REQUIRE_GPU=1 but NVRTC is unavailable: {e}");
         }
-        eprintln!("SKIPPED: no NVRTC library: {e}");
+        recap::testing::skip(&format!("NVRTC kernel compiles: no NVRTC library ({e})"));
         return;
     }
     // Ampere, Hopper, and the virtual compute_80 (JIT-compiled by newer drivers).
@@ -37,7 +37,7 @@ fn every_kernel_compiles_with_nvrtc() {
 #[test]
 fn a_broken_kernel_reports_the_nvrtc_log() {
     if nvrtc_available().is_err() {
-        eprintln!("SKIPPED: no NVRTC library");
+        recap::testing::skip("NVRTC error-log test: no NVRTC library");
         return;
     }
     let err = compile_to_ptx(

@@ -47,7 +47,7 @@ fn backends() -> Vec<(Arc<dyn Backend>, Tol)> {
     match Device::Cuda(0).resolve() {
         Ok(b) => out.push((b, CUDA_TOL)),
         Err(e) if require => panic!("RECAP_REQUIRE_GPU=1 but no CUDA device: {e}"),
-        Err(e) => eprintln!("SKIPPED: no CUDA device: {e}"),
+        Err(e) => recap::testing::skip(&format!("backend parity on CUDA: {e}")),
     }
     out
 }

@@ -130,7 +130,7 @@ fn device_flag_is_checked_and_cuda_without_the_feature_names_it() {
     ]);
     let err = String::from_utf8_lossy(&cuda.stderr);
     if cfg!(any(feature = "cuda", feature = "cuda-13")) {
-        eprintln!("SKIPPED (no-feature check): this build has the CUDA feature");
+        recap::testing::skip("--device cuda without the feature: this build has the CUDA feature");
     } else {
         assert!(!cuda.status.success());
         assert!(err.contains("feature"), "{err}");

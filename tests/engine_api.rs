@@ -179,7 +179,7 @@ fn fits_and_searches_agree_on_every_backend() {
     match Device::Cuda(0).resolve() {
         Ok(b) => backends.push(b),
         Err(e) if require => panic!("RECAP_REQUIRE_GPU=1 but no CUDA device: {e}"),
-        Err(e) => eprintln!("SKIPPED (CUDA part): {e}"),
+        Err(e) => recap::testing::skip(&format!("fit/search parity on CUDA: {e}")),
     }
     let data = synth(600, 32, 6);
     let reference = Ridge::new(0.1)

@@ -181,6 +181,26 @@ impl Computed {
 }
 
 /// Compute the requested metrics into a [`Report`] keyed by the set's ids (see [`compute`]).
+///
+/// ```
+/// use recap::metrics::score::{score, Metric, ScoreOptions};
+/// use recap::metrics::{EvalSet, Tokenization};
+/// let set = EvalSet::from_raw(
+///     vec!["img1".into()],
+///     vec!["a dog runs on the grass".into()],
+///     vec![vec!["a dog running on grass".into(), "a brown dog on a lawn".into()]],
+///     Tokenization::Ptb,
+/// );
+/// let opts = ScoreOptions {
+///     metrics: vec![Metric::Bleu, Metric::Rouge, Metric::Cider],
+///     ..ScoreOptions::default()
+/// };
+/// let report = score(&set, &opts)?;
+/// let rouge = report.corpus["ROUGE_L"];
+/// assert!(rouge > 0.0 && rouge < 1.0);
+/// assert!(report.corpus.contains_key("Bleu_4") && report.corpus.contains_key("CIDEr"));
+/// # Ok::<(), recap::Error>(())
+/// ```
 pub fn score(set: &EvalSet, opts: &ScoreOptions) -> Result<Report> {
     Ok(compute(set, opts)?.into_report(&set.ids))
 }

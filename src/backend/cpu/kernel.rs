@@ -452,7 +452,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     fn avx2_kernel_is_bitwise_the_portable_kernel() {
         if !has_avx2_fma() {
-            eprintln!("SKIPPED: no AVX2+FMA on this CPU");
+            crate::testing::skip("AVX2 search kernel test: no AVX2+FMA on this CPU");
             return;
         }
         for d in [1usize, 2, 37, 768] {
