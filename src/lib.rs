@@ -64,8 +64,7 @@
 
 pub mod align;
 pub mod backend;
-#[doc(hidden)]
-pub mod cli;
+mod cli;
 pub mod error;
 pub mod io;
 pub mod matrix;
@@ -76,4 +75,11 @@ pub mod synth;
 pub mod testing;
 
 pub use error::{Error, Result};
+
+/// Run the `recap` command line (parse `std::env::args`, run the subcommand, print errors for
+/// people, return the exit code). The binary is this one call.
+#[doc(hidden)]
+pub fn cli_main() -> std::process::ExitCode {
+    cli::main()
+}
 pub use matrix::RowMatrix;

@@ -38,7 +38,9 @@ fn meteor_matches_pycocoevalcap() {
             std::env::var("RECAP_REQUIRE_METEOR").map_or(true, |v| v != "1"),
             "RECAP_REQUIRE_METEOR=1 but no METEOR jar was found"
         );
-        recap::testing::skip(&format!("METEOR parity: METEOR jar not found (set {METEOR_JAR_ENV}=$(scripts/fetch_meteor.sh))"));
+        recap::testing::skip(&format!(
+            "METEOR parity: METEOR jar not found (set {METEOR_JAR_ENV}=$(scripts/fetch_meteor.sh))"
+        ));
         return;
     };
     let g = golden("ngram.json");

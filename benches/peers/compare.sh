@@ -19,6 +19,8 @@ mkdir -p "$RUN"
 STAGES=("$@"); [ ${#STAGES[@]} -gt 0 ] || STAGES=(peak fit566k steep ret566k table)
 F="$DATA/fit_n566000_d768"; S="$DATA/fit_n100000_d512_decay2"; R="$DATA/ret_m566000_q5000_d768"
 run() { echo "+ $*"; timeout 590 "$@"; }
+# faiss-cpu's bundled OpenBLAS does not know recent CPUs; name the kernel this CPU can run.
+if grep -q avx512f /proc/cpuinfo; then CORETYPE="${CORETYPE:-SkylakeX}"; else CORETYPE="${CORETYPE:-Haswell}"; fi
 # recap (ridge, Procrustes; grouped when $4 > 0) and the four peers on one fit set, then ΔW of
 # every ridge W vs the f64 normal equations and every Procrustes W vs f64 Procrustes.
 fit_stage() { # tag dir lambda grouped_by
@@ -49,9 +51,9 @@ for s in "${STAGES[@]}"; do case $s in
   ret566k)
     [ -f "$R/datastore.npy" ] || run "$P" "$PEERS/gen.py" retrieval --out "$R" --m 566000 --q 5000 --d 768
     run "$RECAP" bench retrieve --texts "$R/datastore.npy" --images "$R/queries.npy" --k 1,7,100 \
-        --f16-k 7 --repeat "$REPEAT" --peak-n 4096 --out "$RUN/recap_ret" --jsonl "$J" --label ret566k
-    run env OPENBLAS_CORETYPE=SkylakeX "$P" "$PEERS/topk_peer.py" "$R/queries.npy" "$R/datastore.npy" --k 7 \
-        --method faiss_flatip --repeat "$REPEAT" --out "$RUN/faiss_skx" --json "$J" --label ret566k_k7_skx
+        --f16-k 7 --repeat "$REPEAT" --peak-n 4096 --out-prefix "$RUN/recap_ret" --jsonl "$J" --label ret566k
+    run env OPENBLAS_CORETYPE="$CORETYPE" "$P" "$PEERS/topk_peer.py" "$R/queries.npy" "$R/datastore.npy" --k 7 \
+        --method faiss_flatip --repeat "$REPEAT" --out "$RUN/faiss_skx" --json "$J" --label "ret566k_k7_$CORETYPE"
     run "$P" "$PEERS/topk_peer.py" "$R/queries.npy" "$R/datastore.npy" --k 7 --method faiss_flatip \
         --repeat 1 --out "$RUN/faiss_default" --json "$J" --label ret566k_k7_default
     run "$P" "$PEERS/compare_topk.py" "$R/queries.npy" "$R/datastore.npy" --gt "$R/gt.npy" \

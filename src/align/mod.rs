@@ -18,21 +18,21 @@
 //! # Ok::<(), recap::Error>(())
 //! ```
 
-pub mod accumulate;
-pub mod caption_pass;
+mod accumulate;
+mod caption_pass;
 pub mod estimator;
 pub mod fit;
 pub mod linear_map;
-pub mod lstsq;
+mod lstsq;
 pub mod map;
-pub mod ols;
-pub mod pairs;
+mod ols;
+mod pairs;
 pub mod preprocess;
 pub mod procrustes;
 pub mod report;
-pub mod ridge;
-pub mod robust;
-pub mod select;
+mod ridge;
+mod robust;
+mod select;
 
 pub use crate::backend::{GramPrecision, GramStats};
 pub use estimator::{Estimator, Lstsq, Ols, Procrustes, Ridge, RobustProcrustes};
@@ -45,4 +45,5 @@ pub use map::FittedMap;
 pub use pairs::Pairing;
 pub use preprocess::{Normalize, Preprocess};
 pub use report::FitReport;
+pub use report::LambdaSelection;
 pub use robust::RobustOptions;

@@ -138,12 +138,3 @@ pub fn collect_pairs_f64(
         RowMatrix::from_vec(n, dy, vy)?,
     ))
 }
-
-/// Read a whole source with row preprocessing (used for the image rows of grouped fits).
-pub fn read_preprocessed(src: &mut dyn RowSource, pre: &Preprocess) -> Result<RowMatrix<f32>> {
-    let name = src.name().to_string();
-    let mut m = read_all(src)?;
-    let d = m.cols();
-    preprocess::rows_in_place(pre, m.as_mut_slice(), d, &name, 0)?;
-    Ok(m)
-}

@@ -1,5 +1,5 @@
-//! The `recap` command-line tool. All logic lives in `recap::cli`.
+//! The `recap` command-line tool. All logic lives in the library's private `cli` module.
 
 fn main() -> std::process::ExitCode {
-    recap::cli::main()
+    recap::cli_main()
 }

@@ -396,7 +396,9 @@ mod tests {
     #[test]
     fn fused_chunk_matches_f64_reference() {
         if !tile::available() {
-            crate::testing::skip("fused Gram chunk tests: no AVX-512 on this CPU (the fused path is not used here)");
+            crate::testing::skip(
+                "fused Gram chunk tests: no AVX-512 on this CPU (the fused path is not used here)",
+            );
             return;
         }
         let (rows, dx, dy) = (KC * 2 + 37, 45, 70);
@@ -446,7 +448,9 @@ mod tests {
     #[test]
     fn non_finite_value_is_named_and_nothing_is_added() {
         if !tile::available() {
-            crate::testing::skip("fused Gram chunk tests: no AVX-512 on this CPU (the fused path is not used here)");
+            crate::testing::skip(
+                "fused Gram chunk tests: no AVX-512 on this CPU (the fused path is not used here)",
+            );
             return;
         }
         let (rows, d) = (40, 20);

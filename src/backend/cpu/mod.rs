@@ -90,6 +90,8 @@ impl Backend for CpuBackend {
     fn name(&self) -> String {
         let isa = if kernel::has_avx512() {
             "AVX-512"
+        } else if kernel::has_avx2_fma() {
+            "AVX2+FMA search, faer Gram"
         } else {
             "portable"
         };

@@ -290,7 +290,9 @@ mod tests {
     #[test]
     fn packing_matches_scalar_reference() {
         if !available() {
-            crate::testing::skip("Gram tile kernel tests: no AVX-512 on this CPU (the fused path is not used here)");
+            crate::testing::skip(
+                "Gram tile kernel tests: no AVX-512 on this CPU (the fused path is not used here)",
+            );
             return;
         }
         let (kb, ld) = (23, 50);
@@ -346,7 +348,9 @@ mod tests {
     #[test]
     fn kernel_adds_one_fma_chain_per_block_to_the_stored_value() {
         if !available() {
-            crate::testing::skip("Gram tile kernel tests: no AVX-512 on this CPU (the fused path is not used here)");
+            crate::testing::skip(
+                "Gram tile kernel tests: no AVX-512 on this CPU (the fused path is not used here)",
+            );
             return;
         }
         let (kb, ldc) = (37, NR + 5);
