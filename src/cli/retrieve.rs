@@ -12,7 +12,6 @@
 //! (padding `-1` / `-inf` only where exclusion leaves fewer rows). `retrieved.json` is
 //! SmallCap's format `{"<query image id>": [caption, ...]}` in rank order.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -21,12 +20,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::common::ComputeArgs;
 use crate::error::{Error, Result};
-use crate::io::atomic::write_json_atomic;
 use crate::io::captions::{read_records, CaptionSet};
 use crate::io::npy;
 use crate::matrix::RowMatrix;
 use crate::retrieve::CaptionRecord;
-use crate::retrieve::{Datastore, Exclusion, Matches, SearchOptions, Similarity, Storage};
+use crate::retrieve::{
+    write_retrieved_captions, Datastore, Exclusion, Matches, SearchOptions, Similarity, Storage,
+};
 
 /// Scoring function on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -234,17 +234,7 @@ fn write_outputs(args: &RetrieveArgs, ds: &Datastore, m: &Matches, ids: &[String
         npy::write_f32(p, &m.scores)?;
     }
     if let (Some(p), Some(records)) = (&args.out, ds.captions()) {
-        let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for (i, id) in ids.iter().enumerate() {
-            let caps = m.row(i).map(|(r, _)| records[r].text.as_str()).collect();
-            if out.insert(id.as_str(), caps).is_some() {
-                return Err(Error::invalid(
-                    "query-ids",
-                    format!("duplicate query id {id:?}"),
-                ));
-            }
-        }
-        write_json_atomic(p, &out)?;
+        write_retrieved_captions(p, m, records, ids)?;
     }
     Ok(())
 }
