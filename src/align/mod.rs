@@ -6,7 +6,7 @@
 //! robust (IRLS) Procrustes, and QR least squares on the data (in memory) for
 //! ill-conditioned problems. Pair-grouped data (one image row, several caption rows) is
 //! fitted without repeating image rows. λ for ridge can be chosen by GCV, exact LOO or
-//! k-fold CV over a grid ([`select`]).
+//! k-fold CV over a grid (`select`).
 //!
 //! ```
 //! use recap::align::{fit_matrices, FitOptions, Method};

@@ -236,7 +236,7 @@ impl GramStats {
     }
 
     /// Add caption moments summed elsewhere (`Σ y`, `Σ y²`, `dy` values each; grouped data,
-    /// see [`crate::align::caption_pass`]).
+    /// see `align::caption_pass`).
     pub fn add_caption_moments(&mut self, sum: &[f64], sq: &[f64]) -> Result<()> {
         self.check_len("caption column sums", sum.len(), self.dy)?;
         self.check_len("caption column squares", sq.len(), self.dy)?;

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::matrix::RowMatrix;
 
 /// Rows per chunk when streaming (a few thousand rows keep the f32 Gram products accurate
-/// and fast; see [`crate::backend::cpu::linalg`]).
+/// and fast; see `backend::cpu::linalg`).
 pub const DEFAULT_CHUNK_ROWS: usize = 4096;
 
 /// A rewindable sequence of row chunks of an `rows x cols` f32 matrix.

@@ -3,9 +3,9 @@
 //!
 //! | step | AVX-512 F/BW/VL | other CPUs |
 //! |---|---|---|
-//! | Gram chunk, f32 products | [`fused`] (shift, moments, finiteness in the packing) on the [`tile`] micro-kernel | [`linalg`]: faer products of mean-shifted copies |
-//! | Gram chunk, f64 products | [`linalg`] | [`linalg`] |
-//! | search, rank counts | [`kernel`] micro-kernel (AVX-512) in [`search`] / [`ranks`] | the same loops on the portable micro-kernel (`f32::mul_add`), bit-identical |
+//! | Gram chunk, f32 products | `fused` (shift, moments, finiteness in the packing) on the `tile` micro-kernel | `linalg`: faer products of mean-shifted copies |
+//! | Gram chunk, f64 products | `linalg` | `linalg` |
+//! | search, rank counts | `kernel` micro-kernel (AVX-512) in `search` / `ranks` | the same loops on the portable micro-kernel (`f32::mul_add`), bit-identical |
 //! | GEMM, Cholesky, eigen, SVD | faer | faer |
 //!
 //! The kernels are private to this module: `align` and `retrieve` reach them only through
