@@ -43,13 +43,29 @@ fn backends() -> Vec<(Arc<dyn Backend>, Tol)> {
         (Device::Cpu.resolve().unwrap(), CPU_TOL),
         (Arc::new(CpuBackend::portable()), CPU_TOL),
     ];
-    let require = std::env::var("RECAP_REQUIRE_GPU").is_ok_and(|v| v == "1");
-    match Device::Cuda(0).resolve() {
-        Ok(b) => out.push((b, CUDA_TOL)),
-        Err(e) if require => panic!("RECAP_REQUIRE_GPU=1 but no CUDA device: {e}"),
-        Err(e) => recap::testing::skip(&format!("backend parity on CUDA: {e}")),
+    if let Some(b) = cuda() {
+        out.push((b, CUDA_TOL));
     }
     out
+}
+
+/// CUDA device 0, opened once per test binary (the skip is recorded once, not per call).
+fn cuda() -> Option<Arc<dyn Backend>> {
+    static CUDA: std::sync::OnceLock<Option<Arc<dyn Backend>>> = std::sync::OnceLock::new();
+    CUDA.get_or_init(|| {
+        let require = std::env::var("RECAP_REQUIRE_GPU").is_ok_and(|v| v == "1");
+        match Device::Cuda(0).resolve() {
+            Ok(b) => Some(b),
+            Err(e) if require => panic!("RECAP_REQUIRE_GPU=1 but no CUDA device: {e}"),
+            Err(e) => {
+                recap::testing::skip(&format!(
+                    "backend parity on CUDA (every test of backend_parity): {e}"
+                ));
+                None
+            }
+        }
+    })
+    .clone()
 }
 
 /// Run `body` on every backend, labelling failures with the backend name.
