@@ -21,7 +21,9 @@ pub struct Grouping {
 impl Grouping {
     /// Read a grouping file for `n_images` image rows: the crate's caption sidecar
     /// (`{"images", "captions"}`), a COCO annotations / Karpathy file, a JSON list giving
-    /// each caption row's image row, `{"image_of_caption": [...]}` or `{"counts": [...]}`.
+    /// each caption row's image row, `{"image_of_caption": [...]}` or `{"counts": [...]}`
+    /// (one count per image row: exactly `n_images` of them). A counts file describes its
+    /// caption rows compactly: the grouping takes about 16 bytes per caption row it names.
     pub fn read(path: &std::path::Path, n_images: usize) -> Result<Grouping> {
         let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let v: serde_json::Value = serde_json::from_slice(&text).map_err(|e| Error::Json {
@@ -49,7 +51,25 @@ impl Grouping {
             return Grouping::new(list(l, "image_of_caption")?, n_images);
         }
         if let Some(c) = v.get("counts") {
-            return Ok(Grouping::from_counts(&list(c, "counts")?));
+            let counts = list(c, "counts")?;
+            if counts.len() != n_images {
+                return Err(Error::shape(
+                    format!("{} counts vs image rows", path.display()),
+                    format!("{n_images} images"),
+                    format!("{} counts", counts.len()),
+                ));
+            }
+            if counts
+                .iter()
+                .try_fold(0usize, |t, &c| t.checked_add(c))
+                .is_none()
+            {
+                return Err(Error::format(
+                    path,
+                    "counts add up to more than 2^64 caption rows",
+                ));
+            }
+            return Ok(Grouping::from_counts(&counts));
         }
         if v.get("images").is_some() || v.get("annotations").is_some() {
             let set = crate::io::captions::CaptionSet::read_auto(path)?;

@@ -41,7 +41,8 @@ enum RowSource {
 /// Reads an array `rows_per_chunk` rows at a time into a reused f32 buffer.
 ///
 /// Memory is O(`rows_per_chunk` x cols) whatever the file size: two buffers of that size
-/// (raw bytes and converted values; a third for Fortran order).
+/// (raw bytes and converted values; a third for Fortran order). A zero-width array
+/// (`(n, 0)`) comes as a single chunk of n empty rows.
 ///
 /// Costs by layout:
 /// - **C order** (numpy's default), `.npy` or stored `.npz` member: one sequential read per
@@ -86,9 +87,17 @@ impl RowChunkReader {
             DataSource::Stream(s) if needs_transpose(&header) => spill(s, &header, &label)?,
             DataSource::Stream(s) => RowSource::Stream(s),
         };
+        // A zero-width array `(n, 0)` holds no data however many rows its header claims:
+        // serve all n (empty) rows in one chunk rather than n / rows_per_chunk empty reads
+        // (a 128-byte file claiming 10^15 rows would otherwise keep the reader busy for ever).
+        let rows_per_chunk = if header.cols() == 0 {
+            header.rows().max(1)
+        } else {
+            rows_per_chunk.min(header.rows().max(1))
+        };
         Ok(RowChunkReader {
             label,
-            rows_per_chunk: rows_per_chunk.min(header.rows().max(1)),
+            rows_per_chunk,
             header,
             next_row: 0,
             source,
