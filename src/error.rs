@@ -135,6 +135,26 @@ pub enum Error {
         problem: String,
     },
 
+    /// A model that cannot be loaded or run: a missing or mis-shaped weight tensor, a missing
+    /// file of the model directory, an unsupported architecture, a tensor operation that
+    /// failed. `model` names the model (its directory or Hugging Face id).
+    #[error("model {model}: {problem}")]
+    Model {
+        /// The model directory or id.
+        model: String,
+        /// What is wrong (for a tensor: its full name and the shapes).
+        problem: String,
+    },
+
+    /// An image file that cannot be read or decoded.
+    #[error("{path}: cannot decode image: {problem}")]
+    Image {
+        /// The image file.
+        path: PathBuf,
+        /// The decoder's message.
+        problem: String,
+    },
+
     /// JSON (de)serialization failure with the file it came from.
     #[error("{path}: JSON error: {source}")]
     Json {

@@ -35,8 +35,10 @@
 //! | [`align`] | closed-form alignment: estimators (`Ols`, `Ridge`, `Lstsq`, `Procrustes`, `RobustProcrustes`), λ selection, the fitted map |
 //! | [`retrieve`] | exact top-k retrieval over caption datastores, recall@k |
 //! | [`metrics`] | CLIP-S family, BLEU, ROUGE-L, CIDEr-D, METEOR, Kendall τ |
+//! | `models` (feature `models`) | CLIP towers, FLAN-T5, SmallCap's decoder on candle; generation; weights from disk |
 //!
-//! Layers import only downward: `io` → `backend` → `align`, `retrieve` → `metrics` → `cli`.
+//! Layers import only downward: `io` → `backend` → `align`, `retrieve` → `metrics` →
+//! `models` → `cli`. Nothing outside `models` names candle.
 //!
 //! ## Quick start
 //!
@@ -69,6 +71,8 @@ pub mod error;
 pub mod io;
 pub mod matrix;
 pub mod metrics;
+#[cfg(feature = "models")]
+pub mod models;
 pub mod retrieve;
 pub mod synth;
 #[doc(hidden)]
