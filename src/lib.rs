@@ -35,6 +35,7 @@
 //! | [`align`] | closed-form alignment: estimators (`Ols`, `Ridge`, `Lstsq`, `Procrustes`, `RobustProcrustes`), λ selection, the fitted map |
 //! | [`retrieve`] | exact top-k retrieval over caption datastores, recall@k |
 //! | [`metrics`] | CLIP-S family, BLEU, ROUGE-L, CIDEr-D, METEOR, Kendall τ |
+//! | [`dico`] | DiCO's objective: rewards, winner and loser weights, the loss and its gradients |
 //! | `models` (feature `models`) | CLIP towers, FLAN-T5, SmallCap's decoder on candle; generation; weights from disk |
 //!
 //! Layers import only downward: `io` → `backend` → `align`, `retrieve` → `metrics` →
@@ -67,6 +68,7 @@
 pub mod align;
 pub mod backend;
 mod cli;
+pub mod dico;
 pub mod error;
 pub mod io;
 pub mod matrix;

@@ -12,6 +12,7 @@ mod common;
 mod correlate;
 mod demo;
 mod device;
+mod dico;
 mod eval_retrieval;
 mod fit;
 mod inspect;
@@ -47,6 +48,8 @@ enum Command {
     Retrieve(retrieve::RetrieveArgs),
     /// Image→text and text→image recall@1/5/10 and median rank.
     EvalRetrieval(eval_retrieval::EvalRetrievalArgs),
+    /// DiCO's objective (rewards, winners, loser weights, loss, gradients) for a batch of candidates.
+    Dico(dico::DicoArgs),
     /// Write a synthetic CLIP-like data set (embeddings, captions, true map) to a folder.
     #[command(long_about = synth::LONG_ABOUT)]
     Synth(synth::SynthArgs),
@@ -65,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Retrieve(a) => retrieve::run(a),
         Command::EvalRetrieval(a) => eval_retrieval::run(a),
         Command::Synth(a) => synth::run(a),
+        Command::Dico(a) => dico::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
