@@ -61,7 +61,7 @@ pub(crate) fn check_groups(what: &str, len: usize, k: usize) -> Result<usize> {
             problem: format!("DiCO needs a winner and at least one loser per image, got K = {k}"),
         });
     }
-    if len == 0 || len % k != 0 {
+    if len == 0 || !len.is_multiple_of(k) {
         return Err(Error::Shape {
             what: format!("{what} (K = {k} consecutive candidates per image)"),
             expected: format!("a positive multiple of {k} rows"),
