@@ -19,6 +19,9 @@ pub enum BenchCommand {
     /// The compute backend (--device) on synthetic data in memory: Gram + ridge solve and
     /// top-k search, against the device's GEMM rate measured in the same run.
     Device(device::BackendBenchArgs),
+    /// DiCO's objective for one training batch (rewards, weights, log-probs, loss, logit
+    /// gradients) at DiCO's sizes.
+    Dico(super::bench_dico::BenchDicoArgs),
 }
 
 /// Run a benchmark subcommand.
@@ -27,5 +30,6 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Fit(a) => bench_fit::run(a),
         BenchCommand::Retrieve(a) => bench_retrieve::run(a),
         BenchCommand::Device(a) => device::run(a),
+        BenchCommand::Dico(a) => super::bench_dico::run(a),
     }
 }

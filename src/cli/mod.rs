@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_dico;
 mod bench_fit;
 mod bench_retrieve;
 mod clip_inputs;

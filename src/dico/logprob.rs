@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use super::candidate_name;
+use super::exp::{log_sum_exp, scaled_softmax};
 use crate::{Error, Result};
 
 /// Per-token logits of `batch` sequences: `data[(b·len + t)·vocab + v]` is the logit of token
@@ -55,91 +56,109 @@ impl TokenLogits<'_> {
     }
 }
 
-/// `log Σ_v exp(x_v)` of one row in f64, stably (`m + ln Σ exp(x_v − m)`), or an error value
-/// (NaN) when a logit is not finite.
-fn log_sum_exp(row: &[f32]) -> f64 {
-    let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-    if !m.is_finite() || row.iter().any(|x| !x.is_finite()) {
-        return f64::NAN;
-    }
-    let m = f64::from(m);
-    m + row
-        .iter()
-        .map(|&x| (f64::from(x) - m).exp())
-        .sum::<f64>()
-        .ln()
+/// The log-softmax of every counted position of a batch: its normalizer
+/// `lse_{b,t} = log Σ_v exp(x_{b,t,v})` computed once (f64), shared by the sequence
+/// log-probabilities and their gradient.
+#[derive(Debug, Clone)]
+pub struct LogSoftmax<'a> {
+    logits: TokenLogits<'a>,
+    k: usize,
+    lse: Vec<f64>,
 }
 
-/// `ℓ_b = Σ_t log softmax(logits_{b,t})[y_{b,t}]` over the non-pad positions of every
-/// sequence (f64; no length normalization). `k` is the candidates per image, used only to
-/// name a failing sequence as "image i candidate j".
+impl<'a> LogSoftmax<'a> {
+    /// Check the shapes and targets and compute the normalizers (pad positions: 0).
+    /// `k` (candidates per image) only names a failing sequence as "image i candidate j".
+    pub fn new(logits: TokenLogits<'a>, k: usize) -> Result<Self> {
+        let k = k.max(1);
+        logits.check(k)?;
+        let lse = logits
+            .data
+            .par_chunks_exact(logits.vocab)
+            .zip(logits.targets.par_iter())
+            .map(|(row, &y)| {
+                if y == logits.pad_id {
+                    0.0
+                } else {
+                    log_sum_exp(row)
+                }
+            })
+            .collect();
+        Ok(LogSoftmax { logits, k, lse })
+    }
+
+    /// `ℓ_b = Σ_t (x_{b,t,y_{b,t}} − lse_{b,t})` over the non-pad positions (f64, no length
+    /// normalization). Errors: a non-finite logit at a counted position, naming the image,
+    /// candidate and position.
+    pub fn sequence_logprobs(&self) -> Result<Vec<f64>> {
+        let (t, v) = (self.logits.len, self.logits.vocab);
+        (0..self.logits.batch)
+            .map(|b| {
+                let mut total = 0.0;
+                for pos in 0..t {
+                    let cell = b * t + pos;
+                    let y = self.logits.targets[cell];
+                    if y == self.logits.pad_id {
+                        continue;
+                    }
+                    let term = f64::from(self.logits.data[cell * v + y as usize]) - self.lse[cell];
+                    if !term.is_finite() {
+                        let what = format!(
+                            "token logits ({}, position {pos})",
+                            candidate_name(b, self.k)
+                        );
+                        return Err(Error::NonFinite {
+                            what,
+                            row: b,
+                            col: pos,
+                        });
+                    }
+                    total += term;
+                }
+                Ok(total)
+            })
+            .collect()
+    }
+
+    /// The gradient of a loss `L(ℓ)` with respect to the logits, given `grad_logp[b] = ∂L/∂ℓ_b`:
+    /// `∂L/∂x_{b,t,v} = ∂L/∂ℓ_b · (1[v = y_{b,t}] − softmax(x_{b,t})_v)` at non-pad positions,
+    /// 0 at pad positions; f32 in the logits' layout.
+    pub fn logits_grad(&self, grad_logp: &[f64]) -> Result<Vec<f32>> {
+        let l = &self.logits;
+        if grad_logp.len() != l.batch {
+            return Err(Error::shape(
+                "∂L/∂ℓ per sequence",
+                l.batch.to_string(),
+                grad_logp.len().to_string(),
+            ));
+        }
+        let mut grad = vec![0f32; l.data.len()];
+        grad.par_chunks_exact_mut(l.vocab)
+            .zip(l.data.par_chunks_exact(l.vocab))
+            .enumerate()
+            .for_each(|(cell, (out, row))| {
+                let y = l.targets[cell];
+                if y == l.pad_id {
+                    return;
+                }
+                let (g, lse) = (grad_logp[cell / l.len], self.lse[cell]);
+                scaled_softmax(out, row, lse, -g);
+                out[y as usize] = (g * (1.0 - (f64::from(row[y as usize]) - lse).exp())) as f32;
+            });
+        Ok(grad)
+    }
+}
+
+/// `ℓ_b` of every sequence ([`LogSoftmax::sequence_logprobs`]).
 ///
 /// Errors: inconsistent shapes, a target id ≥ vocab, a sequence with no non-pad token, a
 /// non-finite logit at a counted position (each naming the image and candidate).
 pub fn sequence_logprobs(logits: &TokenLogits<'_>, k: usize) -> Result<Vec<f64>> {
-    let k = k.max(1);
-    logits.check(k)?;
-    let (t, v) = (logits.len, logits.vocab);
-    let per_token: Vec<f64> = logits
-        .data
-        .par_chunks_exact(v)
-        .zip(logits.targets.par_iter())
-        .map(|(row, &y)| {
-            if y == logits.pad_id {
-                0.0
-            } else {
-                f64::from(row[y as usize]) - log_sum_exp(row)
-            }
-        })
-        .collect();
-    per_token
-        .chunks_exact(t)
-        .enumerate()
-        .map(|(b, s)| {
-            let l: f64 = s.iter().sum();
-            if l.is_finite() {
-                Ok(l)
-            } else {
-                let pos = s.iter().position(|x| !x.is_finite()).unwrap_or(0);
-                Err(Error::NonFinite {
-                    what: format!("token logits ({}, position {pos})", candidate_name(b, k)),
-                    row: b,
-                    col: pos,
-                })
-            }
-        })
-        .collect()
+    LogSoftmax::new(*logits, k)?.sequence_logprobs()
 }
 
-/// The gradient of a loss `L(ℓ)` with respect to the logits, given `grad_logp[b] = ∂L/∂ℓ_b`:
-/// `∂L/∂x_{b,t,v} = ∂L/∂ℓ_b · (1[v = y_{b,t}] − softmax(x_{b,t})_v)` at non-pad positions,
-/// 0 at pad positions. Returned as f32 in the logits' layout.
+/// `∂L/∂logits` from `∂L/∂ℓ` ([`LogSoftmax::logits_grad`]; build a [`LogSoftmax`] once to
+/// share its normalizers with [`LogSoftmax::sequence_logprobs`]).
 pub fn logits_grad(logits: &TokenLogits<'_>, grad_logp: &[f64], k: usize) -> Result<Vec<f32>> {
-    let k = k.max(1);
-    logits.check(k)?;
-    if grad_logp.len() != logits.batch {
-        return Err(Error::shape(
-            "∂L/∂ℓ per sequence",
-            logits.batch.to_string(),
-            grad_logp.len().to_string(),
-        ));
-    }
-    let (t, v) = (logits.len, logits.vocab);
-    let mut grad = vec![0f32; logits.data.len()];
-    grad.par_chunks_exact_mut(v)
-        .zip(logits.data.par_chunks_exact(v))
-        .enumerate()
-        .for_each(|(pos, (out, row))| {
-            let y = logits.targets[pos];
-            if y == logits.pad_id {
-                return;
-            }
-            let g = grad_logp[pos / t];
-            let lse = log_sum_exp(row);
-            for (o, &x) in out.iter_mut().zip(row) {
-                *o = (-g * (f64::from(x) - lse).exp()) as f32;
-            }
-            out[y as usize] = (g * (1.0 - (f64::from(row[y as usize]) - lse).exp())) as f32;
-        });
-    Ok(grad)
+    LogSoftmax::new(*logits, k)?.logits_grad(grad_logp)
 }

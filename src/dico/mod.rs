@@ -23,12 +23,13 @@
 //! Candidates are stored image-major: rows `i·K .. i·K + K` belong to image `i`. All
 //! arithmetic is `f64`; inputs may be `f32`.
 
+mod exp;
 mod logprob;
 mod objective;
 mod preference;
 mod rewards;
 
-pub use logprob::{logits_grad, sequence_logprobs, TokenLogits};
+pub use logprob::{logits_grad, sequence_logprobs, LogSoftmax, TokenLogits};
 pub use objective::{DicoOutput, Objective};
 pub use preference::{preferences, Preferences};
 pub use rewards::{rewards, Reward};
