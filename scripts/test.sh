@@ -2,7 +2,7 @@
 # Every test, on a fresh machine: provides the METEOR 1.5 jar (from PyPI's pycocoevalcap, once)
 # so the METEOR parity tests run instead of skipping, then `cargo test`, then the list of checks
 # this machine could not run (GPU, AVX-512, ...). Tests run with the `models` feature (CLIP,
-# FLAN-T5, SmallCap on candle: the default build's tests plus the models'). Extra arguments go
+# FLAN-T5, SmallCap on candle) and the `http` LM client: the default build's tests plus theirs. Extra arguments go
 # to cargo test. Plain `cargo test` also works (default build only); without Java or the jar
 # the METEOR parity check is skipped.
 set -euo pipefail
@@ -21,7 +21,7 @@ RECAP_SKIP_LOG="$(mktemp)"
 export RECAP_SKIP_LOG
 trap 'rm -f "$RECAP_SKIP_LOG"' EXIT
 status=0
-cargo test --features models "$@" || status=$?
+cargo test --features models,http "$@" || status=$?
 if [ -s "$RECAP_SKIP_LOG" ]; then
     echo
     echo "skipped on this machine ($(sort -u "$RECAP_SKIP_LOG" | wc -l) checks; they did not run):"

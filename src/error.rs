@@ -146,6 +146,16 @@ pub enum Error {
         problem: String,
     },
 
+    /// A language-model server that could not be used: connection refused, an HTTP error
+    /// status, a timeout, a malformed reply, fewer candidates than asked.
+    #[error("LM server {url}: {problem}")]
+    Http {
+        /// The endpoint.
+        url: String,
+        /// What went wrong (with the server's status and message where there was one).
+        problem: String,
+    },
+
     /// An image file that cannot be read or decoded.
     #[error("{path}: cannot decode image: {problem}")]
     Image {

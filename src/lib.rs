@@ -36,6 +36,7 @@
 //! | [`retrieve`] | exact top-k retrieval over caption datastores, recall@k |
 //! | [`metrics`] | CLIP-S family, BLEU, ROUGE-L, CIDEr-D, METEOR, Kendall τ |
 //! | [`dico`] | DiCO's objective: rewards, winner and loser weights, the loss and its gradients |
+//! | [`pipeline`] | the LM role (and an OpenAI-compatible HTTP client, feature `http`), re-ranking |
 //! | `models` (feature `models`) | CLIP towers, FLAN-T5, SmallCap's decoder on candle; generation; weights from disk |
 //!
 //! Layers import only downward: `io` → `backend` → `align`, `retrieve` → `metrics` →
@@ -75,6 +76,7 @@ pub mod matrix;
 pub mod metrics;
 #[cfg(feature = "models")]
 pub mod models;
+pub mod pipeline;
 pub mod retrieve;
 pub mod synth;
 #[doc(hidden)]

@@ -1,0 +1,16 @@
+//! The captioning pipelines' pieces that need no model: the language-model role and its
+//! HTTP client (feature `http`), re-ranking of candidates in CLIP space.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`lm`] | the caption LM role: `generate(prompt, n, decoding) -> candidates with log-probs` |
+//! | `http` (feature `http`) | any LM behind an OpenAI-compatible server (vLLM, llama.cpp, TGI, ollama) |
+//! | [`rerank`] | deduplicate candidates and pick the best by CLIP-S, aCLIP-S or RefaCLIP-S |
+
+#[cfg(feature = "http")]
+pub mod http;
+pub mod lm;
+pub mod rerank;
+
+pub use lm::{CaptionLm, Decoding, Generated};
+pub use rerank::{rerank, RerankBy, Reranked};
