@@ -1,12 +1,15 @@
 //! The captioning pipelines' pieces that need no model: the language-model role and its
-//! HTTP client (feature `http`), re-ranking of candidates in CLIP space.
+//! HTTP client (feature `http`), re-ranking of candidates in CLIP space, the datastore-
+//! augmentation loop.
 //!
 //! | module | what |
 //! |---|---|
 //! | [`lm`] | the caption LM role: `generate(prompt, n, decoding) -> candidates with log-probs` |
 //! | `http` (feature `http`) | any LM behind an OpenAI-compatible server (vLLM, llama.cpp, TGI, ollama) |
 //! | [`rerank`] | deduplicate candidates and pick the best by CLIP-S, aCLIP-S or RefaCLIP-S |
+//! | [`dal`] | the datastore-augmentation loop: resumable, with provenance, never self-retrieving |
 
+pub mod dal;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod lm;
