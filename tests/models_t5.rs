@@ -331,8 +331,12 @@ fn cached_decoding_equals_full_recomputation() {
     let m = model();
     let prompt = &prompts()[0];
     let dec = &ids(&inputs()["decoder_input_ids"])[0];
-    let states = m.encode(&PromptBatch::pad(&[prompt.clone()], 0)).unwrap();
-    let full = m.forward_teacher(&states, &[dec.clone()]).unwrap();
+    let states = m
+        .encode(&PromptBatch::pad(std::slice::from_ref(prompt), 0))
+        .unwrap();
+    let full = m
+        .forward_teacher(&states, std::slice::from_ref(dec))
+        .unwrap();
     let p = m.bind(prompt).unwrap();
     // Two hypotheses fed the same tokens: both rows must equal the full recomputation.
     let (mut st, mut logits) = p.start(2).unwrap();
@@ -356,7 +360,8 @@ fn batched_equals_one_by_one() {
     for (i, prompt) in prompts().iter().enumerate() {
         let alone = m
             .forward_teacher(
-                &m.encode(&PromptBatch::pad(&[prompt.clone()], 0)).unwrap(),
+                &m.encode(&PromptBatch::pad(std::slice::from_ref(prompt), 0))
+                    .unwrap(),
                 &dec[i..i + 1],
             )
             .unwrap();

@@ -60,3 +60,6 @@ pub struct Candidate {
     /// `sequences_scores`); `logprob` for greedy decoding and sampling.
     pub score: f64,
 }
+
+#[cfg(test)]
+mod tests;
