@@ -5,10 +5,10 @@
 //! `attention(Q, K, V) = softmax(Q Kᵀ + bias + mask) V` per head.
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Linear, VarBuilder};
+use candle_nn::VarBuilder;
 
 use super::config::T5Config;
-use super::layers::{linear, RmsNorm};
+use super::layers::{linear, Linear, RmsNorm};
 use super::position::bucket_grid;
 
 /// The additive value of a masked score (`torch.finfo(float32).min`, as transformers uses).

@@ -4,9 +4,11 @@ use candle_core::{DType, Device, Tensor};
 
 use super::attention::padding_bias;
 use super::config::T5Config;
+use super::layers::Linear;
 use super::stack::{CrossKeyValues, Decoder, Encoder};
 use crate::models::weights::{candle, ModelFiles};
 use crate::{Error, Result};
+use candle_core::Module;
 
 /// A batch of prompts padded to one length: `ids` and the 0/1 `mask`, both `(b, s)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +90,7 @@ pub struct T5 {
     pub(crate) encoder: Encoder,
     pub(crate) decoder: Decoder,
     /// `(vocab, d_model)`: `lm_head.weight`, or `shared.weight` when the file has no head.
-    pub(crate) head: Tensor,
+    pub(crate) head: Linear,
     /// `d_model^-0.5` when the decoder output is scaled before the head, else 1.
     pub(crate) output_scale: f64,
 }
@@ -123,7 +125,7 @@ impl T5 {
             shared,
             encoder,
             decoder,
-            head,
+            head: Linear::new(head),
             output_scale,
         })
     }
@@ -215,7 +217,8 @@ impl T5 {
         } else {
             h
         };
-        h.matmul(&self.head.t().map_err(self.err())?)
+        self.head
+            .forward(&h)
             .and_then(|l| l.reshape((n, t, self.config.vocab_size)))
             .map_err(self.err())
     }
