@@ -293,3 +293,202 @@ fn real_weights_when_available() {
     let _: &RowMatrix<f32> = &img;
     assert!(img.row_norms().iter().all(|n| (n - 1.0).abs() < 1e-4));
 }
+
+// ---- the CLI ----
+
+fn recap(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_recap"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn cli_embed_images_writes_npy_and_ids_equal_to_the_library() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let imgs = tempfile::tempdir().unwrap();
+    for p in image_paths() {
+        std::fs::copy(&p, imgs.path().join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        imgs.path().join("notes.md"),
+        "not an image, ignored by extension",
+    )
+    .unwrap();
+    let out = out_dir.path().join("img.npy");
+    let o = recap(&[
+        "embed",
+        "--model",
+        fixture("tiny").to_str().unwrap(),
+        "--images",
+        imgs.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--batch",
+        "2",
+        "--json",
+        "--threads",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["rows"], 5);
+    assert_eq!(report["dim"], 16);
+    assert_eq!(report["kind"], "images");
+    let got = read_f32(&out).unwrap();
+    let mut sorted = image_paths();
+    sorted.sort_by_key(|p| p.file_name().unwrap().to_owned());
+    let want = load(&fixture("tiny"))
+        .with_batch_size(2)
+        .embed_image_files(&sorted)
+        .unwrap();
+    assert_close(got.as_slice(), want.as_slice(), 1e-6, "cli images");
+    let ids = read_json(&out_dir.path().join("img.ids.json"));
+    let want_ids: Vec<String> = sorted
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, serde_json::json!(want_ids));
+}
+
+#[test]
+fn cli_embed_texts_from_a_sidecar_and_from_lines() {
+    let d = tempfile::tempdir().unwrap();
+    let (texts, _) = texts_and_ids();
+    let lines: Vec<&str> = texts
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !t.is_empty())
+        .collect();
+    let clip = load(&fixture("tiny")).with_batch_size(3);
+    // Lines: a .txt with one caption per line.
+    let txt = d.path().join("caps.txt");
+    std::fs::write(&txt, lines.join("\n")).unwrap();
+    let out = d.path().join("t.npy");
+    let o = recap(&[
+        "embed",
+        "--model",
+        fixture("tiny").to_str().unwrap(),
+        "--texts",
+        txt.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        "--batch",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        report["truncated"],
+        serde_json::json!([3]),
+        "the long caption is reported"
+    );
+    assert_eq!(
+        read_f32(&out).unwrap().as_slice(),
+        clip.embed_texts(&lines).unwrap().as_slice()
+    );
+    assert_eq!(
+        read_json(&d.path().join("t.texts.json")),
+        serde_json::json!(lines)
+    );
+    // A caption sidecar: rows in caption order, the sidecar written back beside the output.
+    let sidecar = serde_json::json!({
+        "images": ["1", "2"],
+        "captions": [
+            {"id": "10", "image_id": "1", "text": lines[0]},
+            {"id": "11", "image_id": "2", "text": lines[1]},
+            {"id": "12", "image_id": "1", "text": lines[2]}
+        ]
+    });
+    let caps = d.path().join("caps.json");
+    std::fs::write(&caps, sidecar.to_string()).unwrap();
+    let out = d.path().join("s.npy");
+    let o = recap(&[
+        "embed",
+        "--model",
+        fixture("tiny").to_str().unwrap(),
+        "--texts",
+        caps.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want = load(&fixture("tiny")).embed_texts(&lines[..3]).unwrap();
+    assert_close(
+        read_f32(&out).unwrap().as_slice(),
+        want.as_slice(),
+        1e-6,
+        "cli sidecar",
+    );
+    assert_eq!(read_json(&d.path().join("s.captions.json")), sidecar);
+}
+
+#[test]
+fn cli_embed_stops_on_a_bad_image_naming_it_and_writes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let list = d.path().join("list.txt");
+    let bad = fixture("images/not_an_image.jpg");
+    let good = fixture("images/rgb_37x23.png");
+    std::fs::write(&list, format!("{}\n{}\n", good.display(), bad.display())).unwrap();
+    let out = d.path().join("img.npy");
+    let o = recap(&[
+        "embed",
+        "--model",
+        fixture("tiny").to_str().unwrap(),
+        "--images",
+        list.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not_an_image.jpg"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(d.path()).unwrap().count(),
+        1,
+        "only the list remains"
+    );
+}
+
+#[test]
+fn cli_tiny_models_work_with_embed() {
+    let d = tempfile::tempdir().unwrap();
+    let o = recap(&["make-tiny-models", "--out", d.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let model = d.path().join("clip");
+    for f in [
+        "config.json",
+        "tokenizer.json",
+        "preprocessor_config.json",
+        "model.safetensors",
+    ] {
+        assert!(model.join(f).is_file(), "{f}");
+    }
+    let clip = load(&model);
+    let t = clip.tokenize(&["A photo", ""]).unwrap();
+    assert_eq!(t.ids[1], vec![512, 513]);
+    // No merges: BOS, "a</w>", p h o t "o</w>", EOS.
+    assert_eq!(t.ids[0].len(), 1 + 1 + 5 + 1);
+    let out = d.path().join("i.npy");
+    let o = recap(&[
+        "embed",
+        "--model",
+        model.to_str().unwrap(),
+        "--images",
+        fixture("images/large_300x257.jpg").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = read_f32(&out).unwrap();
+    assert_eq!(m.shape(), (1, 16));
+    assert!((m.row_norms()[0] - 1.0).abs() < 1e-5);
+}

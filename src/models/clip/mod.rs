@@ -15,6 +15,7 @@ pub mod layers;
 pub mod preprocess;
 pub mod resample;
 pub mod text;
+pub mod tiny;
 pub mod tokenize;
 pub mod vision;
 
