@@ -14,9 +14,13 @@ mod correlate;
 mod demo;
 mod device;
 mod dico;
+#[cfg(feature = "models")]
+mod embed;
 mod eval_retrieval;
 mod fit;
 mod inspect;
+#[cfg(feature = "models")]
+mod make_tiny_models;
 mod progress;
 mod retrieve;
 mod score;
@@ -54,6 +58,12 @@ enum Command {
     /// Write a synthetic CLIP-like data set (embeddings, captions, true map) to a folder.
     #[command(long_about = synth::LONG_ABOUT)]
     Synth(synth::SynthArgs),
+    /// CLIP embeddings of images or texts into .npy, with a sidecar naming the rows.
+    #[cfg(feature = "models")]
+    Embed(embed::EmbedArgs),
+    /// Write tiny random models in the real Hugging Face layouts (for smoke tests).
+    #[cfg(feature = "models")]
+    MakeTinyModels(make_tiny_models::MakeTinyModelsArgs),
 }
 
 /// Parse the command line, run the subcommand, print errors for people, set the exit code.
@@ -70,6 +80,10 @@ pub fn main() -> ExitCode {
         Command::EvalRetrieval(a) => eval_retrieval::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Dico(a) => dico::run(a),
+        #[cfg(feature = "models")]
+        Command::Embed(a) => embed::run(a),
+        #[cfg(feature = "models")]
+        Command::MakeTinyModels(a) => make_tiny_models::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

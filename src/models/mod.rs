@@ -16,6 +16,7 @@
 //! Weights and activations are `f32`; embeddings leave as row-major `n x d` `f32`
 //! (L2-normalized for CLIP), log-probabilities as natural-log `f32`/`f64` sums.
 
+pub mod clip;
 pub mod generate;
 pub mod t5;
 pub mod weights;
