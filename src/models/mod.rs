@@ -18,6 +18,7 @@
 
 pub mod clip;
 pub mod generate;
+pub mod smallcap;
 pub mod t5;
 pub mod weights;
 
