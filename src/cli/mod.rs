@@ -8,6 +8,8 @@ mod bench;
 mod bench_dico;
 mod bench_fit;
 mod bench_retrieve;
+#[cfg(feature = "models")]
+mod caption;
 mod clip_inputs;
 mod common;
 mod correlate;
@@ -53,6 +55,9 @@ enum Command {
     Retrieve(retrieve::RetrieveArgs),
     /// Image→text and text→image recall@1/5/10 and median rank.
     EvalRetrieval(eval_retrieval::EvalRetrievalArgs),
+    /// Caption images with ReCap: retrieve through W, prompt an LM, re-rank in CLIP space.
+    #[cfg(feature = "models")]
+    Caption(caption::CaptionArgs),
     /// DiCO's objective (rewards, winners, loser weights, loss, gradients) for a batch of candidates.
     Dico(dico::DicoArgs),
     /// Write a synthetic CLIP-like data set (embeddings, captions, true map) to a folder.
@@ -80,6 +85,8 @@ pub fn main() -> ExitCode {
         Command::EvalRetrieval(a) => eval_retrieval::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Dico(a) => dico::run(a),
+        #[cfg(feature = "models")]
+        Command::Caption(a) => caption::run(a),
         #[cfg(feature = "models")]
         Command::Embed(a) => embed::run(a),
         #[cfg(feature = "models")]

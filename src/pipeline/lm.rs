@@ -1,5 +1,6 @@
 //! The caption language model's role in a pipeline.
 
+use crate::matrix::RowMatrix;
 use crate::Result;
 
 /// How candidates are decoded.
@@ -54,4 +55,11 @@ pub trait CaptionLm: Send + Sync {
 
     /// A short description for reports (model id, endpoint).
     fn describe(&self) -> String;
+}
+
+/// A text encoder for candidates and datastore captions (CLIP's text tower): L2-normalized
+/// `n x d` f32 rows, one per text.
+pub trait TextEncoder: Send + Sync {
+    /// Embed `texts`.
+    fn embed_texts(&self, texts: &[&str]) -> Result<RowMatrix<f32>>;
 }

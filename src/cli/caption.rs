@@ -1,0 +1,409 @@
+//! `recap caption`: the ReCap pipeline end to end (see [`crate::pipeline::recap`]).
+//!
+//! ```text
+//! recap caption --images DIR|LIST.txt|FILE|img.npy --clip DIR|ORG/NAME [--map W.npy]
+//!     --texts datastore.npy --captions captions.json [-k 7]
+//!     (--lm DIR|ORG/NAME | --lm-url URL --lm-model NAME [--lm-api completions|chat])
+//!     [-n 10] [--decode beam|sample|greedy] [--rerank aclip-s|clip-s|refaclip-s]
+//!     --out results.json [--retrieved-out retrieved.json] [--report report.json]
+//! ```
+//!
+//! Images are files (embedded with `--clip`'s image tower; ids are the file stems) or a
+//! `.npy` of CLIP image embeddings (ids from its `X.ids.json` sidecar when present, else the
+//! row numbers). Outputs, each written atomically: the COCO results JSON
+//! `[{"image_id", "caption"}]` (integer ids when every id is an integer), SmallCap's
+//! retrieved-captions JSON, and a report with, per image, the retrieved captions, the
+//! prompt, every candidate with its score, and the seconds per stage.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use serde_json::{json, Value};
+
+use super::common::ComputeArgs;
+use super::embed::{image_inputs, sidecar_path};
+use super::progress::bar;
+use crate::align::LinearMap;
+use crate::backend::Device;
+use crate::error::{Error, Result};
+use crate::io::atomic::write_json_atomic;
+use crate::io::captions::{read_json, read_records, CaptionSet};
+use crate::io::npy;
+use crate::models::clip::Clip;
+use crate::models::resolve;
+use crate::pipeline::lm::CaptionLm;
+use crate::pipeline::local::T5Lm;
+use crate::pipeline::recap::{ImageCaption, ReCap, RerankScore, StageTimes};
+use crate::pipeline::{Decoding, PromptTemplate};
+use crate::retrieve::{Datastore, Storage};
+use crate::RowMatrix;
+
+/// Decoding on the command line.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeArg {
+    /// Beam search (--beams, --length-penalty), n best returned.
+    Beam,
+    /// Seeded sampling (--temperature, --top-k, --top-p, --seed).
+    Sample,
+    /// Greedy decoding (one candidate).
+    Greedy,
+}
+
+/// Re-ranking score on the command line.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RerankArg {
+    /// aCLIP-S (needs --map).
+    #[value(name = "aclip-s")]
+    AClipS,
+    /// CLIP-S.
+    #[value(name = "clip-s")]
+    ClipS,
+    /// RefaCLIP-S against the retrieved captions (needs --map).
+    #[value(name = "refaclip-s")]
+    RefAClipS,
+}
+
+/// HTTP API on the command line.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiArg {
+    /// /v1/completions.
+    Completions,
+    /// /v1/chat/completions.
+    Chat,
+}
+
+/// Options of `recap caption`.
+#[derive(Args, Debug)]
+pub struct CaptionArgs {
+    /// Images: a folder, a .txt list, one image file, or a .npy of CLIP image embeddings.
+    #[arg(long, value_name = "PATH")]
+    pub images: PathBuf,
+    /// CLIP model (directory or Hugging Face id in the local cache): embeds the images (when
+    /// they are files) and the candidates.
+    #[arg(long, value_name = "MODEL")]
+    pub clip: String,
+    /// Alignment map W.npy (d_x x d_y, with its W.json when written by `recap fit`).
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
+    /// Datastore: caption text embeddings (.npy, one row per caption).
+    #[arg(long, alias = "datastore", value_name = "FILE")]
+    pub texts: PathBuf,
+    /// Captions of the datastore rows (sidecar, COCO, Karpathy or a records array).
+    #[arg(long, value_name = "FILE")]
+    pub captions: PathBuf,
+    /// Captions retrieved per image.
+    #[arg(short, long, default_value_t = 7)]
+    pub k: usize,
+    /// Local language model (FLAN-T5 directory or Hugging Face id in the local cache).
+    #[arg(
+        long,
+        value_name = "MODEL",
+        required_unless_present = "lm_url",
+        conflicts_with = "lm_url"
+    )]
+    pub lm: Option<String>,
+    /// An OpenAI-compatible server instead (vLLM, llama.cpp, TGI, ollama); needs --features http.
+    #[arg(long, value_name = "URL", requires = "lm_model")]
+    pub lm_url: Option<String>,
+    /// The model name the server knows.
+    #[arg(long, value_name = "NAME")]
+    pub lm_model: Option<String>,
+    /// The server's endpoint.
+    #[arg(long, value_enum, default_value = "completions")]
+    pub lm_api: ApiArg,
+    /// Bearer token for the server (or the RECAP_LM_API_KEY environment variable).
+    #[arg(long)]
+    pub lm_api_key: Option<String>,
+    /// Candidates per image.
+    #[arg(short, long, default_value_t = 10)]
+    pub n: usize,
+    /// Decoding.
+    #[arg(long, value_enum, default_value = "beam")]
+    pub decode: DecodeArg,
+    /// Beams for --decode beam (at least n).
+    #[arg(long, default_value_t = 10)]
+    pub beams: usize,
+    /// Length penalty exponent of beam search (Hugging Face's).
+    #[arg(long, default_value_t = 1.0)]
+    pub length_penalty: f64,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// Sampling: keep the k most likely tokens (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    /// Sampling: nucleus mass.
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    /// Sampling seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Tokens per candidate at most.
+    #[arg(long, default_value_t = 30)]
+    pub max_new_tokens: usize,
+    /// Re-ranking score (default: aclip-s with --map, else clip-s).
+    #[arg(long, value_enum)]
+    pub rerank: Option<RerankArg>,
+    /// Prompt template with one {captions} slot (default: recap's, see `pipeline::prompt`).
+    #[arg(long)]
+    pub prompt_template: Option<String>,
+    /// COCO results JSON: [{"image_id", "caption"}].
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// SmallCap's retrieved-captions JSON.
+    #[arg(long, value_name = "FILE")]
+    pub retrieved_out: Option<PathBuf>,
+    /// The full report (per image: retrieved, prompt, candidates with scores; stage times).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Images embedded per batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Print the report summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
+}
+
+/// Run `recap caption`.
+pub fn run(args: CaptionArgs) -> Result<()> {
+    if matches!(args.compute.device, Device::Cuda(_)) {
+        return Err(Error::invalid(
+            "device",
+            "the models run on the CPU only (use --device cpu)",
+        ));
+    }
+    args.compute.in_pool(|| run_in_pool(&args))
+}
+
+fn run_in_pool(args: &CaptionArgs) -> Result<()> {
+    let start = Instant::now();
+    let clip = Clip::load(&resolve(&args.clip)?)?.with_batch_size(args.batch.max(1));
+    let (images, ids) = image_embeddings(args, &clip)?;
+    let embed_seconds = start.elapsed().as_secs_f64();
+    let map = args.map.as_ref().map(LinearMap::load).transpose()?;
+    let datastore = open_datastore(args)?;
+    let lm = language_model(args)?;
+    let rerank = match (args.rerank, &map) {
+        (Some(RerankArg::ClipS), _) | (None, None) => RerankScore::ClipS,
+        (Some(RerankArg::AClipS), _) | (None, Some(_)) => RerankScore::AClipS,
+        (Some(RerankArg::RefAClipS), _) => RerankScore::RefAClipS,
+    };
+    let template = match &args.prompt_template {
+        Some(t) => PromptTemplate::new(t)?,
+        None => PromptTemplate::default(),
+    }
+    .max_captions(args.k);
+    let pipeline = ReCap {
+        datastore: &datastore,
+        map: map.as_ref(),
+        lm: lm.as_ref(),
+        text_encoder: &clip,
+        template,
+        k: args.k,
+        n: args.n,
+        decoding: decoding(args),
+        max_new_tokens: args.max_new_tokens,
+        rerank,
+    };
+    let progress = bar(
+        images.rows() as u64,
+        "images",
+        args.compute.quiet || args.json,
+    );
+    let (results, times) = pipeline.caption(&images, None, &mut |done, _| {
+        progress.set_position(done as u64)
+    })?;
+    progress.finish_and_clear();
+    write_outputs(args, &results, &ids)?;
+    let summary = json!({
+        "images": results.len(), "lm": lm.describe(), "rerank": rerank, "k": args.k, "n": args.n,
+        "seconds": { "embed_images": embed_seconds, "stages": times, "total": start.elapsed().as_secs_f64() },
+        "images_per_second": results.len() as f64 / start.elapsed().as_secs_f64(),
+        "out": args.out,
+    });
+    if let Some(path) = &args.report {
+        write_json_atomic(path, &report(&summary, &results, &ids))?;
+    }
+    print_summary(&summary, &times, args.json);
+    Ok(())
+}
+
+fn image_embeddings(args: &CaptionArgs, clip: &Clip) -> Result<(RowMatrix<f32>, Vec<String>)> {
+    if args.images.extension().is_some_and(|x| x == "npy") {
+        let m = npy::read_f32_finite(&args.images)?;
+        let sidecar = sidecar_path(&args.images, "ids.json");
+        let ids = if sidecar.exists() {
+            read_ids(&sidecar)?
+        } else {
+            (0..m.rows()).map(|i| i.to_string()).collect()
+        };
+        if ids.len() != m.rows() {
+            return Err(Error::shape(
+                sidecar.display().to_string(),
+                format!("{} ids (one per row)", m.rows()),
+                ids.len().to_string(),
+            ));
+        }
+        return Ok((m, ids));
+    }
+    let (paths, ids) = image_inputs(&args.images)?;
+    let progress = bar(
+        paths.len() as u64,
+        "images embedded",
+        args.compute.quiet || args.json,
+    );
+    let mut data = Vec::with_capacity(paths.len() * clip.dim());
+    for chunk in paths.chunks(args.batch.max(1)) {
+        data.extend_from_slice(clip.embed_image_files(chunk)?.as_slice());
+        progress.inc(chunk.len() as u64);
+    }
+    progress.finish_and_clear();
+    Ok((RowMatrix::from_vec(paths.len(), clip.dim(), data)?, ids))
+}
+
+/// A JSON list of ids (strings or integers).
+fn read_ids(path: &std::path::Path) -> Result<Vec<String>> {
+    let value = read_json(path)?;
+    let list = value
+        .as_array()
+        .ok_or_else(|| Error::format(path, "expected a JSON list of ids"))?;
+    list.iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            other => Err(Error::format(
+                path,
+                format!("an id must be a string or an integer, got {other}"),
+            )),
+        })
+        .collect()
+}
+
+fn open_datastore(args: &CaptionArgs) -> Result<Datastore> {
+    let value = read_json(&args.captions)?;
+    let records = if value.get("images").is_some()
+        || value.get("captions").is_some()
+        || value.get("annotations").is_some()
+    {
+        CaptionSet::read_auto(&args.captions)?.captions().to_vec()
+    } else {
+        read_records(&args.captions)?
+    };
+    Datastore::from_npy(&args.texts, true, Storage::F32)?.with_captions(records)
+}
+
+fn language_model(args: &CaptionArgs) -> Result<Box<dyn CaptionLm>> {
+    if let Some(model) = &args.lm {
+        return Ok(Box::new(T5Lm::load(&resolve(model)?, Some(512))?));
+    }
+    http_lm(args)
+}
+
+#[cfg(feature = "http")]
+fn http_lm(args: &CaptionArgs) -> Result<Box<dyn CaptionLm>> {
+    use crate::pipeline::http::{Api, HttpLm};
+    let api = match args.lm_api {
+        ApiArg::Completions => Api::Completions,
+        ApiArg::Chat => Api::Chat,
+    };
+    let (url, model) = (
+        args.lm_url.as_deref().unwrap_or_default(),
+        args.lm_model.as_deref().unwrap_or_default(),
+    );
+    Ok(Box::new(
+        HttpLm::new(url, model, api).api_key(
+            args.lm_api_key
+                .clone()
+                .or_else(|| std::env::var("RECAP_LM_API_KEY").ok()),
+        ),
+    ))
+}
+
+#[cfg(not(feature = "http"))]
+fn http_lm(_: &CaptionArgs) -> Result<Box<dyn CaptionLm>> {
+    Err(Error::invalid(
+        "lm-url",
+        "this recap was built without the `http` feature (cargo build --features models,http)",
+    ))
+}
+
+fn decoding(args: &CaptionArgs) -> Decoding {
+    match args.decode {
+        DecodeArg::Greedy => Decoding::Greedy,
+        DecodeArg::Beam => Decoding::Beam {
+            width: args.beams.max(args.n),
+            length_penalty: args.length_penalty,
+        },
+        DecodeArg::Sample => Decoding::Sample {
+            temperature: args.temperature,
+            top_k: args.top_k,
+            top_p: args.top_p,
+            seed: args.seed,
+        },
+    }
+}
+
+/// An id as COCO results want it: the integer when it is one.
+fn coco_id(id: &str) -> Value {
+    id.parse::<i64>().map_or_else(|_| json!(id), |n| json!(n))
+}
+
+fn write_outputs(args: &CaptionArgs, results: &[ImageCaption], ids: &[String]) -> Result<()> {
+    let coco: Vec<Value> = results
+        .iter()
+        .map(|r| json!({ "image_id": coco_id(&ids[r.image]), "caption": r.caption }))
+        .collect();
+    write_json_atomic(&args.out, &coco)?;
+    if let Some(path) = &args.retrieved_out {
+        let by_id: serde_json::Map<String, Value> = results
+            .iter()
+            .map(|r| {
+                (
+                    ids[r.image].clone(),
+                    json!(r.retrieved.iter().map(|x| &x.1).collect::<Vec<_>>()),
+                )
+            })
+            .collect();
+        write_json_atomic(path, &by_id)?;
+    }
+    Ok(())
+}
+
+fn report(summary: &Value, results: &[ImageCaption], ids: &[String]) -> Value {
+    let per_image: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            json!({
+                "image_id": coco_id(&ids[r.image]), "caption": r.caption, "prompt": r.prompt,
+                "retrieved": r.retrieved.iter().map(|(row, text, score)| json!({"row": row, "caption": text, "cosine": score})).collect::<Vec<_>>(),
+                "candidates": r.candidates,
+            })
+        })
+        .collect();
+    json!({ "summary": summary, "images": per_image })
+}
+
+fn print_summary(summary: &Value, t: &StageTimes, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(summary).unwrap_or_default()
+        );
+        return;
+    }
+    let total = t.retrieve + t.prompt + t.generate + t.embed + t.rerank;
+    let pct = |x: f64| if total > 0.0 { 100.0 * x / total } else { 0.0 };
+    println!(
+        "{} images captioned with {} -> {}",
+        summary["images"],
+        summary["lm"].as_str().unwrap_or(""),
+        summary["out"].as_str().unwrap_or("")
+    );
+    println!(
+        "stages: retrieve {:.3} s ({:.1} %), prompt {:.3} s ({:.1} %), generate {:.3} s ({:.1} %), embed candidates {:.3} s ({:.1} %), re-rank {:.3} s ({:.1} %)",
+        t.retrieve, pct(t.retrieve), t.prompt, pct(t.prompt), t.generate, pct(t.generate), t.embed, pct(t.embed), t.rerank, pct(t.rerank)
+    );
+}

@@ -1,0 +1,312 @@
+//! `recap caption` end to end on the tiny CLIP and FLAN-T5 fixtures (no download): valid COCO
+//! results, SmallCap-format retrieved captions, a report whose chosen caption is the argmax
+//! of CLIP-S recomputed independently from `recap embed` outputs, and aCLIP-S through an
+//! identity map equal to CLIP-S.
+#![cfg(feature = "models")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use recap::io::npy::{read_f32, write_f32};
+use recap::RowMatrix;
+use serde_json::Value;
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/models");
+
+fn recap(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_recap"))
+        .args(args)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "recap {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    clip: String,
+    t5: String,
+}
+
+impl Setup {
+    fn p(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// Images (the decodable fixtures), a caption datastore embedded with the tiny CLIP.
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).unwrap();
+    for name in [
+        "gray_29x29.png",
+        "large_300x257.jpg",
+        "photo_45x61.jpg",
+        "rgb_37x23.png",
+    ] {
+        std::fs::copy(format!("{DATA}/clip/images/{name}"), images.join(name)).unwrap();
+    }
+    let captions: Vec<String> = [
+        "a dog on the grass",
+        "a red car",
+        "two cats sleeping",
+        "a plate of food",
+        "a man riding a horse",
+        "a city street at night",
+    ]
+    .iter()
+    .map(|c| c.to_string())
+    .collect();
+    let records: Vec<Value> = captions
+        .iter()
+        .enumerate()
+        .map(|(i, c)| serde_json::json!({"id": i, "image_id": i / 2, "text": c}))
+        .collect();
+    std::fs::write(
+        dir.path().join("captions.json"),
+        serde_json::to_string(&records).unwrap(),
+    )
+    .unwrap();
+    let setup = Setup {
+        dir,
+        clip: format!("{DATA}/clip/tiny"),
+        t5: format!("{DATA}/t5"),
+    };
+    recap(&[
+        "embed",
+        "--model",
+        &setup.clip,
+        "--texts",
+        s(&setup.p("captions.json")),
+        "--out",
+        s(&setup.p("ds.npy")),
+    ]);
+    recap(&[
+        "embed",
+        "--model",
+        &setup.clip,
+        "--images",
+        s(&setup.p("images")),
+        "--out",
+        s(&setup.p("img.npy")),
+    ]);
+    setup
+}
+
+fn caption(st: &Setup, images: &Path, extra: &[&str]) -> (Value, Value) {
+    let mut args: Vec<String> = vec![
+        "caption".into(),
+        "--images".into(),
+        s(images).into(),
+        "--clip".into(),
+        st.clip.clone(),
+        "--texts".into(),
+        s(&st.p("ds.npy")).into(),
+    ];
+    args.extend(
+        [
+            "--captions",
+            s(&st.p("captions.json")),
+            "--lm",
+            &st.t5,
+            "-k",
+            "3",
+            "-n",
+            "4",
+            "--beams",
+            "4",
+            "--max-new-tokens",
+            "8",
+        ]
+        .iter()
+        .map(|x| x.to_string()),
+    );
+    args.extend(
+        [
+            "--out",
+            s(&st.p("res.json")),
+            "--report",
+            s(&st.p("report.json")),
+            "--retrieved-out",
+            s(&st.p("retrieved.json")),
+            "--json",
+        ]
+        .iter()
+        .map(|x| x.to_string()),
+    );
+    args.extend(extra.iter().map(|x| x.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let summary = recap(&refs);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(st.p("report.json")).unwrap()).unwrap();
+    (summary, report)
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| f64::from(x) * f64::from(y))
+        .sum();
+    let n = |v: &[f32]| v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+    dot / (n(a) * n(b))
+}
+
+#[test]
+fn caption_writes_coco_results_and_picks_the_clip_s_argmax() {
+    let st = setup();
+    let (summary, report) = caption(&st, &st.p("images"), &["--rerank", "clip-s"]);
+    assert_eq!(summary["images"], 4);
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(st.p("res.json")).unwrap()).unwrap();
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    let ids: Vec<&str> = results
+        .iter()
+        .map(|r| r["image_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec!["gray_29x29", "large_300x257", "photo_45x61", "rgb_37x23"]
+    );
+    let retrieved: Value =
+        serde_json::from_str(&std::fs::read_to_string(st.p("retrieved.json")).unwrap()).unwrap();
+    assert_eq!(retrieved["photo_45x61"].as_array().unwrap().len(), 3);
+    let images = read_f32(st.p("img.npy")).unwrap();
+    for (i, img) in report["images"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(img["caption"], results[i]["caption"]);
+        assert!(img["prompt"]
+            .as_str()
+            .unwrap()
+            .starts_with("Similar images show:"));
+        // Independent CLIP-S of every candidate from `recap embed`.
+        let texts: Vec<String> = img["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["text"].as_str().unwrap().to_string())
+            .collect();
+        std::fs::write(st.p("cands.txt"), texts.join("\n") + "\n").unwrap();
+        recap(&[
+            "embed",
+            "--model",
+            &st.clip,
+            "--texts",
+            s(&st.p("cands.txt")),
+            "--out",
+            s(&st.p("cands.npy")),
+        ]);
+        let cands = read_f32(st.p("cands.npy")).unwrap();
+        let scores: Vec<f64> = (0..cands.rows())
+            .map(|r| 2.5 * cosine(images.row(i), cands.row(r)).max(0.0))
+            .collect();
+        for (c, want) in img["candidates"].as_array().unwrap().iter().zip(&scores) {
+            assert!(
+                (c["score"].as_f64().unwrap() - want).abs() < 1e-5,
+                "{c} vs {want}"
+            );
+        }
+        let best =
+            (1..scores.len()).fold(0, |b, j| if scores[j] > scores[b] + 1e-9 { j } else { b });
+        assert_eq!(img["caption"].as_str().unwrap(), texts[best]);
+    }
+}
+
+#[test]
+fn aclip_through_an_identity_map_equals_clip_s_and_npy_images_work() {
+    let st = setup();
+    let d = read_f32(st.p("ds.npy")).unwrap().cols();
+    let mut eye = RowMatrix::zeros(d, d);
+    for i in 0..d {
+        eye.row_mut(i)[i] = 1.0;
+    }
+    write_f32(st.p("W.npy"), &eye).unwrap();
+    let (_, plain) = caption(&st, &st.p("images"), &["--rerank", "clip-s"]);
+    let (_, mapped) = caption(&st, &st.p("images"), &["--map", s(&st.p("W.npy"))]);
+    assert_eq!(mapped["summary"]["rerank"], "AClipS");
+    for (a, b) in plain["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(mapped["images"].as_array().unwrap())
+    {
+        assert_eq!(a["caption"], b["caption"]);
+        assert_eq!(a["retrieved"], b["retrieved"]);
+    }
+    // Precomputed image embeddings (.npy with the ids sidecar) give the same captions.
+    let (_, from_npy) = caption(&st, &st.p("img.npy"), &["--rerank", "clip-s"]);
+    let caps = |r: &Value| {
+        r["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["caption"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(caps(&from_npy), caps(&plain));
+}
+
+#[test]
+fn refaclip_without_a_map_and_a_missing_model_are_errors() {
+    let st = setup();
+    let out = Command::new(env!("CARGO_BIN_EXE_recap"))
+        .args([
+            "caption",
+            "--images",
+            s(&st.p("images")),
+            "--clip",
+            &st.clip,
+            "--texts",
+            s(&st.p("ds.npy")),
+            "--captions",
+            s(&st.p("captions.json")),
+            "--lm",
+            &st.t5,
+            "--rerank",
+            "refaclip-s",
+            "--out",
+            s(&st.p("x.json")),
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("need the alignment map"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!st.p("x.json").exists(), "no output on failure");
+    let out = Command::new(env!("CARGO_BIN_EXE_recap"))
+        .args([
+            "caption",
+            "--images",
+            s(&st.p("images")),
+            "--clip",
+            &st.clip,
+            "--texts",
+            s(&st.p("ds.npy")),
+            "--captions",
+            s(&st.p("captions.json")),
+            "--lm",
+            "/nonexistent/t5",
+            "--out",
+            s(&st.p("x.json")),
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("/nonexistent/t5")
+    );
+}
