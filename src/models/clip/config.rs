@@ -182,8 +182,9 @@ pub struct PreprocessConfig {
 
 /// OpenAI CLIP's normalization mean.
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
-/// OpenAI CLIP's normalization standard deviation.
-#[allow(clippy::excessive_precision)] // OpenAI's published values, as written
+/// OpenAI CLIP's normalization standard deviation (the published digits, rounded to f32 as
+/// numpy rounds them).
+#[allow(clippy::excessive_precision)]
 pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 impl PreprocessConfig {
