@@ -28,13 +28,26 @@ impl Conv1D {
         let mut dims = x.dims().to_vec();
         let n_in = dims.pop().unwrap_or(1);
         let rows = x.elem_count() / n_in.max(1);
-        let y = x
-            .reshape((rows, n_in))?
-            .matmul(&self.weight)?
-            .broadcast_add(&self.bias)?;
+        let y = matmul_rows(&x.reshape((rows, n_in))?, &self.weight)?.broadcast_add(&self.bias)?;
         dims.push(self.bias.dim(0)?);
         y.reshape(dims)
     }
+}
+
+/// Below this many rows, `x·W` runs one row at a time: a single row takes gemm's
+/// matrix–vector path, a few rows would pay for packing the whole of `W` (decoding steps).
+const ROWWISE_BELOW: usize = 8;
+
+/// `x (m, k) · w (k, n)`, row by row for small `m` (same result, see [`ROWWISE_BELOW`]).
+pub fn matmul_rows(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let m = x.dim(0)?;
+    if m <= 1 || m >= ROWWISE_BELOW {
+        return x.matmul(w);
+    }
+    let rows = (0..m)
+        .map(|i| x.narrow(0, i, 1)?.matmul(w))
+        .collect::<Result<Vec<_>>>()?;
+    Tensor::cat(&rows, 0)
 }
 
 /// Layer norm over the last dim: `(x − mean)/√(var + ε)·γ + β` (biased variance).

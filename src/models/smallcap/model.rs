@@ -23,6 +23,8 @@ pub struct SmallCap {
     pub(crate) blocks: Vec<Block>,
     ln_f: super::layers::LayerNorm,
     lm_head: Tensor,
+    /// `lm_headᵀ`, contiguous `(d, vocab)`: several rows at once stream it once.
+    lm_head_t: Tensor,
 }
 
 /// Load SmallCap's decoder from a resolved model: `config.json` (SmallCap's, with a
@@ -65,8 +67,10 @@ impl SmallCap {
         } else {
             vb.get((config.vocab_size, d), "lm_head.weight")?
         };
+        let lm_head_t = lm_head.t()?.contiguous()?;
         Ok(Self {
             config,
+            lm_head_t,
             name: name.to_string(),
             wte,
             wpe,
@@ -147,7 +151,13 @@ impl SmallCap {
         let mut dims = h.dims().to_vec();
         let d = dims.pop().unwrap_or(1);
         let rows = h.elem_count() / d.max(1);
-        let y = h.reshape((rows, d))?.matmul(&self.lm_head.t()?)?;
+        let h = h.reshape((rows, d))?;
+        // One row: gemm's matrix–vector path over the (vocab, d) rows; more: the (d, vocab) copy.
+        let y = if rows == 1 {
+            h.matmul(&self.lm_head.t()?)?
+        } else {
+            h.matmul(&self.lm_head_t)?
+        };
         dims.push(self.config.vocab_size);
         y.reshape(dims)
     }
