@@ -17,6 +17,7 @@
 //! (L2-normalized for CLIP), log-probabilities as natural-log `f32`/`f64` sums.
 
 pub mod generate;
+pub mod t5;
 pub mod weights;
 
 pub use weights::{resolve, ModelFiles, WeightFiles};

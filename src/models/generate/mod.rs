@@ -12,6 +12,17 @@ use candle_core::Tensor;
 
 use crate::Result;
 
+pub mod beam;
+pub mod greedy;
+mod logprob;
+pub mod rng;
+pub mod sample;
+
+pub use beam::{beam_search, BeamConfig, EarlyStopping};
+pub use greedy::greedy;
+pub use rng::Rng;
+pub use sample::{sample, SampleConfig};
+
 /// An autoregressive model bound to one prompt, advancing `n` hypotheses that share it.
 pub trait Decoder {
     /// Per-run state: self-attention KV caches per hypothesis, the prompt's cached
