@@ -64,7 +64,10 @@
 pub mod grammar;
 mod linalg;
 pub mod rng;
+mod text;
 mod world;
+
+pub use text::TextEncoder;
 
 use std::path::Path;
 
