@@ -205,6 +205,51 @@ impl Content {
     }
 }
 
+/// The vocabulary words a caption names, as distinct vocabulary indices (see
+/// [`Content::vocabulary_index`]) in order of first mention: the caption is split on
+/// whitespace and scanned left to right, each time matching the longest surface form of any
+/// word that starts there ("teddy bear" before "bear", "posing for a picture" before
+/// "posing"); words that start no form (articles, template words, unknown words) are
+/// skipped. Works for any text, e.g. a generated caption.
+pub fn named_words(text: &str) -> Vec<usize> {
+    let tokens: Vec<&str> = text.split_whitespace().collect();
+    let mut named = Vec::new();
+    let mut at = 0;
+    while at < tokens.len() {
+        match longest_form_at(&tokens[at..]) {
+            Some((word, len)) => {
+                if !named.contains(&word) {
+                    named.push(word);
+                }
+                at += len;
+            }
+            None => at += 1,
+        }
+    }
+    named
+}
+
+/// The vocabulary index and length (in tokens) of the longest surface form that `tokens`
+/// starts with.
+fn longest_form_at(tokens: &[&str]) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, usize)> = None;
+    let mut index = 0;
+    for slot in LEXICON {
+        for forms in slot {
+            for form in *forms {
+                let len = form.split(' ').count();
+                let matches =
+                    len <= tokens.len() && form.split(' ').eq(tokens[..len].iter().copied());
+                if matches && best.is_none_or(|(_, l)| len > l) {
+                    best = Some((index, len));
+                }
+            }
+            index += 1;
+        }
+    }
+    best
+}
+
 /// Index `k` in `0..n` with probability `∝ (k + 1)^-ZIPF_EXPONENT` (inverse CDF).
 fn zipf_index(rng: &mut Rng, n: usize) -> usize {
     let weight = |k: usize| ((k + 1) as f64).powf(-ZIPF_EXPONENT);
@@ -317,6 +362,25 @@ mod tests {
         u.dedup();
         assert_eq!(u.len(), 5);
         assert_eq!(choose_templates(&mut rng, 30).len(), 30);
+    }
+
+    #[test]
+    fn named_words_match_the_longest_form_once() {
+        let content = Content {
+            words: [28, 3, 15, 4], // teddy bear, small, posing, beach
+        };
+        let idx = |slot| content.vocabulary_index(slot);
+        let named = named_words("a tiny stuffed bear posing for a picture along the shore bear");
+        assert_eq!(named, vec![idx(1), idx(0), idx(2), idx(3), 20]); // 20 = "bear"
+        assert_eq!(named_words("the the of"), Vec::<usize>::new());
+        for t in 0..TEMPLATES.len() {
+            let r = realize(&content, t, &mut Rng::new(t as u64));
+            let mut want: Vec<usize> = (0..4).filter(|&s| r.mentioned[s]).map(idx).collect();
+            let mut got = named_words(&r.text);
+            want.sort();
+            got.sort();
+            assert_eq!(got, want, "{}", r.text);
+        }
     }
 
     #[test]

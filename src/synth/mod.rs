@@ -43,6 +43,9 @@
 //! `u1` and `u2`), so raw image→caption cosine ranks poorly and a fitted linear map helps a
 //! lot, as with real CLIP.
 //!
+//! **Generated captions**: [`TextEncoder`] embeds any text (e.g. a captioner's output) by the
+//! same rule, with the words it names ([`grammar::named_words`]) as the content.
+//!
 //! **Rows and ids**: image row `i` has id `"i"`; caption rows `i·C .. (i+1)·C` belong to
 //! image `i`, caption row `r` has id `"r"`.
 //!
@@ -64,7 +67,10 @@
 pub mod grammar;
 mod linalg;
 pub mod rng;
+mod text;
 mod world;
+
+pub use text::TextEncoder;
 
 use std::path::Path;
 
