@@ -310,3 +310,63 @@ fn refaclip_without_a_map_and_a_missing_model_are_errors() {
         !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("/nonexistent/t5")
     );
 }
+
+#[test]
+fn dal_runs_the_loop_with_recap_and_resumes() {
+    let st = setup();
+    let state = st.p("dal");
+    let run = |iterations: &str| {
+        recap(&[
+            "dal",
+            "--images",
+            s(&st.p("images")),
+            "--clip",
+            &st.clip,
+            "--texts",
+            s(&st.p("ds.npy")),
+            "--captions",
+            s(&st.p("captions.json")),
+            "--lm",
+            &st.t5,
+            "-k",
+            "3",
+            "-n",
+            "4",
+            "--beams",
+            "4",
+            "--max-new-tokens",
+            "8",
+            "--iterations",
+            iterations,
+            "--top-fraction",
+            "0.5",
+            "--state-dir",
+            s(&state),
+            "--out",
+            s(&st.p("dal.json")),
+            "--json",
+        ])
+    };
+    let first = run("1");
+    assert_eq!(first["datastore_rows"], 6 + 2);
+    let second = run("2");
+    assert_eq!(
+        second["iterations"].as_array().unwrap().len(),
+        2,
+        "resumed at iteration 2"
+    );
+    assert_eq!(
+        (
+            second["datastore_rows"].as_u64(),
+            second["synthetic"].as_u64()
+        ),
+        (Some(10), Some(4))
+    );
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("dal.json")).unwrap()).unwrap();
+    assert_eq!(saved["completed"], 2);
+    let last: Value =
+        serde_json::from_str(&std::fs::read_to_string(st.p("dal.json")).unwrap()).unwrap();
+    assert_eq!(last.as_array().unwrap().len(), 2);
+    assert!(state.join("iter-2/embeddings.npy").exists() && !state.join("iter-1").exists());
+}

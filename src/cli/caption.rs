@@ -73,9 +73,9 @@ pub enum ApiArg {
     Chat,
 }
 
-/// Options of `recap caption`.
+/// The pipeline's inputs and settings, shared by `recap caption` and `recap dal`.
 #[derive(Args, Debug)]
-pub struct CaptionArgs {
+pub struct PipelineArgs {
     /// Images: a folder, a .txt list, one image file, or a .npy of CLIP image embeddings.
     #[arg(long, value_name = "PATH")]
     pub images: PathBuf,
@@ -148,6 +148,18 @@ pub struct CaptionArgs {
     /// Prompt template with one {captions} slot (default: recap's, see `pipeline::prompt`).
     #[arg(long)]
     pub prompt_template: Option<String>,
+    /// Images embedded per batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
+}
+
+/// Options of `recap caption`.
+#[derive(Args, Debug)]
+pub struct CaptionArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
     /// COCO results JSON: [{"image_id", "caption"}].
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -157,81 +169,124 @@ pub struct CaptionArgs {
     /// The full report (per image: retrieved, prompt, candidates with scores; stage times).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Images embedded per batch.
-    #[arg(long, default_value_t = 16)]
-    pub batch: usize,
     /// Print the report summary as JSON.
     #[arg(long)]
     pub json: bool,
-    #[command(flatten)]
-    pub compute: ComputeArgs,
 }
 
-/// Run `recap caption`.
-pub fn run(args: CaptionArgs) -> Result<()> {
-    if matches!(args.compute.device, Device::Cuda(_)) {
+/// The loaded parts of a ReCap pipeline.
+pub struct Parts {
+    /// CLIP (image tower for files, text tower for candidates).
+    pub clip: Clip,
+    /// The images' CLIP embeddings and their ids.
+    pub images: RowMatrix<f32>,
+    /// Image ids (file stems, the .npy's ids sidecar, or row numbers).
+    pub ids: Vec<String>,
+    /// The alignment map.
+    pub map: Option<LinearMap>,
+    /// The caption datastore with its records.
+    pub datastore: Datastore,
+    /// The language model.
+    pub lm: Box<dyn CaptionLm>,
+    /// The re-ranking score.
+    pub rerank: RerankScore,
+    /// The prompt.
+    pub template: PromptTemplate,
+}
+
+impl Parts {
+    /// Load everything `p` names (images embedded with a progress bar unless `quiet`).
+    pub fn load(p: &PipelineArgs, quiet: bool) -> Result<Self> {
+        let clip = Clip::load(&resolve(&p.clip)?)?.with_batch_size(p.batch.max(1));
+        let (images, ids) = image_embeddings(p, &clip, quiet)?;
+        let map = p.map.as_ref().map(LinearMap::load).transpose()?;
+        let rerank = match (p.rerank, &map) {
+            (Some(RerankArg::ClipS), _) | (None, None) => RerankScore::ClipS,
+            (Some(RerankArg::AClipS), _) | (None, Some(_)) => RerankScore::AClipS,
+            (Some(RerankArg::RefAClipS), _) => RerankScore::RefAClipS,
+        };
+        let template = match &p.prompt_template {
+            Some(t) => PromptTemplate::new(t)?,
+            None => PromptTemplate::default(),
+        }
+        .max_captions(p.k);
+        Ok(Parts {
+            datastore: open_datastore(p)?,
+            lm: language_model(p)?,
+            clip,
+            images,
+            ids,
+            map,
+            rerank,
+            template,
+        })
+    }
+
+    /// The pipeline over these parts.
+    pub fn recap<'a>(&'a self, p: &PipelineArgs) -> ReCap<'a> {
+        ReCap {
+            datastore: &self.datastore,
+            map: self.map.as_ref(),
+            lm: self.lm.as_ref(),
+            text_encoder: &self.clip,
+            template: self.template.clone(),
+            k: p.k,
+            n: p.n,
+            decoding: decoding(p),
+            max_new_tokens: p.max_new_tokens,
+            rerank: self.rerank,
+        }
+    }
+}
+
+/// Refuse CUDA (the models run on the CPU), then run `f` on `--threads` threads.
+pub fn on_cpu<T: Send>(p: &PipelineArgs, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    if matches!(p.compute.device, Device::Cuda(_)) {
         return Err(Error::invalid(
             "device",
             "the models run on the CPU only (use --device cpu)",
         ));
     }
-    args.compute.in_pool(|| run_in_pool(&args))
+    p.compute.in_pool(f)
+}
+
+/// Run `recap caption`.
+pub fn run(args: CaptionArgs) -> Result<()> {
+    on_cpu(&args.pipeline, || run_in_pool(&args))
 }
 
 fn run_in_pool(args: &CaptionArgs) -> Result<()> {
+    let p = &args.pipeline;
+    let quiet = p.compute.quiet || args.json;
     let start = Instant::now();
-    let clip = Clip::load(&resolve(&args.clip)?)?.with_batch_size(args.batch.max(1));
-    let (images, ids) = image_embeddings(args, &clip)?;
-    let embed_seconds = start.elapsed().as_secs_f64();
-    let map = args.map.as_ref().map(LinearMap::load).transpose()?;
-    let datastore = open_datastore(args)?;
-    let lm = language_model(args)?;
-    let rerank = match (args.rerank, &map) {
-        (Some(RerankArg::ClipS), _) | (None, None) => RerankScore::ClipS,
-        (Some(RerankArg::AClipS), _) | (None, Some(_)) => RerankScore::AClipS,
-        (Some(RerankArg::RefAClipS), _) => RerankScore::RefAClipS,
-    };
-    let template = match &args.prompt_template {
-        Some(t) => PromptTemplate::new(t)?,
-        None => PromptTemplate::default(),
-    }
-    .max_captions(args.k);
-    let pipeline = ReCap {
-        datastore: &datastore,
-        map: map.as_ref(),
-        lm: lm.as_ref(),
-        text_encoder: &clip,
-        template,
-        k: args.k,
-        n: args.n,
-        decoding: decoding(args),
-        max_new_tokens: args.max_new_tokens,
-        rerank,
-    };
-    let progress = bar(
-        images.rows() as u64,
-        "images",
-        args.compute.quiet || args.json,
-    );
-    let (results, times) = pipeline.caption(&images, None, &mut |done, _| {
-        progress.set_position(done as u64)
-    })?;
+    let parts = Parts::load(p, quiet)?;
+    let load_seconds = start.elapsed().as_secs_f64();
+    let progress = bar(parts.images.rows() as u64, "images", quiet);
+    let (results, times) = parts
+        .recap(p)
+        .caption(&parts.images, None, &mut |done, _| {
+            progress.set_position(done as u64)
+        })?;
     progress.finish_and_clear();
-    write_outputs(args, &results, &ids)?;
+    write_outputs(args, &results, &parts.ids)?;
     let summary = json!({
-        "images": results.len(), "lm": lm.describe(), "rerank": rerank, "k": args.k, "n": args.n,
-        "seconds": { "embed_images": embed_seconds, "stages": times, "total": start.elapsed().as_secs_f64() },
+        "images": results.len(), "lm": parts.lm.describe(), "rerank": parts.rerank, "k": p.k, "n": p.n,
+        "seconds": { "load_and_embed_images": load_seconds, "stages": times, "total": start.elapsed().as_secs_f64() },
         "images_per_second": results.len() as f64 / start.elapsed().as_secs_f64(),
         "out": args.out,
     });
     if let Some(path) = &args.report {
-        write_json_atomic(path, &report(&summary, &results, &ids))?;
+        write_json_atomic(path, &report(&summary, &results, &parts.ids))?;
     }
     print_summary(&summary, &times, args.json);
     Ok(())
 }
 
-fn image_embeddings(args: &CaptionArgs, clip: &Clip) -> Result<(RowMatrix<f32>, Vec<String>)> {
+fn image_embeddings(
+    args: &PipelineArgs,
+    clip: &Clip,
+    quiet: bool,
+) -> Result<(RowMatrix<f32>, Vec<String>)> {
     if args.images.extension().is_some_and(|x| x == "npy") {
         let m = npy::read_f32_finite(&args.images)?;
         let sidecar = sidecar_path(&args.images, "ids.json");
@@ -250,11 +305,7 @@ fn image_embeddings(args: &CaptionArgs, clip: &Clip) -> Result<(RowMatrix<f32>, 
         return Ok((m, ids));
     }
     let (paths, ids) = image_inputs(&args.images)?;
-    let progress = bar(
-        paths.len() as u64,
-        "images embedded",
-        args.compute.quiet || args.json,
-    );
+    let progress = bar(paths.len() as u64, "images embedded", quiet);
     let mut data = Vec::with_capacity(paths.len() * clip.dim());
     for chunk in paths.chunks(args.batch.max(1)) {
         data.extend_from_slice(clip.embed_image_files(chunk)?.as_slice());
@@ -282,7 +333,7 @@ fn read_ids(path: &std::path::Path) -> Result<Vec<String>> {
         .collect()
 }
 
-fn open_datastore(args: &CaptionArgs) -> Result<Datastore> {
+fn open_datastore(args: &PipelineArgs) -> Result<Datastore> {
     let value = read_json(&args.captions)?;
     let records = if value.get("images").is_some()
         || value.get("captions").is_some()
@@ -295,7 +346,7 @@ fn open_datastore(args: &CaptionArgs) -> Result<Datastore> {
     Datastore::from_npy(&args.texts, true, Storage::F32)?.with_captions(records)
 }
 
-fn language_model(args: &CaptionArgs) -> Result<Box<dyn CaptionLm>> {
+fn language_model(args: &PipelineArgs) -> Result<Box<dyn CaptionLm>> {
     if let Some(model) = &args.lm {
         return Ok(Box::new(T5Lm::load(&resolve(model)?, Some(512))?));
     }
@@ -303,7 +354,7 @@ fn language_model(args: &CaptionArgs) -> Result<Box<dyn CaptionLm>> {
 }
 
 #[cfg(feature = "http")]
-fn http_lm(args: &CaptionArgs) -> Result<Box<dyn CaptionLm>> {
+fn http_lm(args: &PipelineArgs) -> Result<Box<dyn CaptionLm>> {
     use crate::pipeline::http::{Api, HttpLm};
     let api = match args.lm_api {
         ApiArg::Completions => Api::Completions,
@@ -323,14 +374,14 @@ fn http_lm(args: &CaptionArgs) -> Result<Box<dyn CaptionLm>> {
 }
 
 #[cfg(not(feature = "http"))]
-fn http_lm(_: &CaptionArgs) -> Result<Box<dyn CaptionLm>> {
+fn http_lm(_: &PipelineArgs) -> Result<Box<dyn CaptionLm>> {
     Err(Error::invalid(
         "lm-url",
         "this recap was built without the `http` feature (cargo build --features models,http)",
     ))
 }
 
-fn decoding(args: &CaptionArgs) -> Decoding {
+fn decoding(args: &PipelineArgs) -> Decoding {
     match args.decode {
         DecodeArg::Greedy => Decoding::Greedy,
         DecodeArg::Beam => Decoding::Beam {

@@ -13,6 +13,8 @@ mod caption;
 mod clip_inputs;
 mod common;
 mod correlate;
+#[cfg(feature = "models")]
+mod dal;
 mod demo;
 mod device;
 mod dico;
@@ -58,6 +60,9 @@ enum Command {
     /// Caption images with ReCap: retrieve through W, prompt an LM, re-rank in CLIP space.
     #[cfg(feature = "models")]
     Caption(caption::CaptionArgs),
+    /// ReCap's datastore-augmentation loop: caption, keep the best, add them, repeat (resumable).
+    #[cfg(feature = "models")]
+    Dal(dal::DalArgs),
     /// DiCO's objective (rewards, winners, loser weights, loss, gradients) for a batch of candidates.
     Dico(dico::DicoArgs),
     /// Write a synthetic CLIP-like data set (embeddings, captions, true map) to a folder.
@@ -87,6 +92,8 @@ pub fn main() -> ExitCode {
         Command::Dico(a) => dico::run(a),
         #[cfg(feature = "models")]
         Command::Caption(a) => caption::run(a),
+        #[cfg(feature = "models")]
+        Command::Dal(a) => dal::run(a),
         #[cfg(feature = "models")]
         Command::Embed(a) => embed::run(a),
         #[cfg(feature = "models")]

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::dal::{Captioned, DalCaptioner};
 use super::lm::{CaptionLm, Decoding, TextEncoder};
 use super::prompt::PromptTemplate;
 use super::rerank::{rerank, RerankBy};
@@ -206,5 +207,53 @@ impl ReCap<'_> {
             data.extend(self.datastore.row_f32(*row)?);
         }
         RowMatrix::from_vec(retrieved.len(), self.datastore.dim(), data)
+    }
+}
+
+/// ReCap as the captioner of the datastore-augmentation loop: image `i` of `images` is
+/// captioned from the captions DAL retrieved for it, and the best candidate is returned with
+/// its text embedding and re-ranking score.
+pub struct ReCapCaptioner<'a> {
+    recap: &'a ReCap<'a>,
+    images: &'a RowMatrix<f32>,
+    /// Seconds per stage, summed over the loop.
+    pub times: StageTimes,
+}
+
+impl<'a> ReCapCaptioner<'a> {
+    /// Caption the rows of `images` (raw CLIP image embeddings) with `recap`.
+    pub fn new(recap: &'a ReCap<'a>, images: &'a RowMatrix<f32>) -> Self {
+        ReCapCaptioner {
+            recap,
+            images,
+            times: StageTimes::default(),
+        }
+    }
+}
+
+impl DalCaptioner for ReCapCaptioner<'_> {
+    fn caption(&mut self, image: usize, retrieved: &[(usize, &str)]) -> Result<Option<Captioned>> {
+        let retrieved = retrieved
+            .iter()
+            .map(|&(row, text)| (row, text.to_string(), f32::NAN))
+            .collect();
+        let out =
+            self.recap
+                .caption_one(image, self.images.row(image), retrieved, &mut self.times)?;
+        let best = out
+            .candidates
+            .iter()
+            .find(|c| c.text == out.caption)
+            .map_or(f64::NEG_INFINITY, |c| c.score);
+        let embedding = self
+            .recap
+            .text_encoder
+            .embed_texts(&[out.caption.as_str()])?
+            .into_vec();
+        Ok(Some(Captioned {
+            text: out.caption,
+            embedding,
+            score: best,
+        }))
     }
 }

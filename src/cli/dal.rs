@@ -1,0 +1,122 @@
+//! `recap dal`: ReCap's datastore-augmentation loop (see [`crate::pipeline::dal`]).
+//!
+//! ```text
+//! recap dal <the inputs of recap caption> --iterations 3 (--threshold T | --top-fraction F)
+//!     --state-dir dal/ [--out results.json] [--json]
+//! ```
+//!
+//! Every iteration captions every image with ReCap from the current datastore (an image never
+//! retrieves its own synthetic captions), keeps the best candidates and appends them with
+//! their provenance. The state is saved after each iteration in `--state-dir` (the datastore
+//! of the last complete iteration, `dal.json` with the provenance and the per-iteration
+//! reports); running the same command again resumes where it stopped. `--out` writes the
+//! captions of the last iteration as COCO results.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use super::caption::{on_cpu, Parts, PipelineArgs};
+use super::progress::bar;
+use crate::error::{Error, Result};
+use crate::io::atomic::write_json_atomic;
+use crate::pipeline::dal::{Dal, Keep};
+use crate::pipeline::recap::ReCapCaptioner;
+
+/// Options of `recap dal`.
+#[derive(Args, Debug)]
+pub struct DalArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Iterations of the loop.
+    #[arg(long, default_value_t = 1)]
+    pub iterations: usize,
+    /// Keep candidates whose re-ranking score is at least this.
+    #[arg(
+        long,
+        conflicts_with = "top_fraction",
+        required_unless_present = "top_fraction"
+    )]
+    pub threshold: Option<f64>,
+    /// Keep this fraction (0, 1] of the best candidates per iteration.
+    #[arg(long)]
+    pub top_fraction: Option<f64>,
+    /// Folder of the resumable state.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// COCO results of the last iteration's captions.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the per-iteration reports as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Run `recap dal`.
+pub fn run(args: DalArgs) -> Result<()> {
+    on_cpu(&args.pipeline, || run_in_pool(&args))
+}
+
+fn run_in_pool(args: &DalArgs) -> Result<()> {
+    let p = &args.pipeline;
+    let quiet = p.compute.quiet || args.json;
+    let keep = match (args.threshold, args.top_fraction) {
+        (Some(t), _) => Keep::Threshold(t),
+        (None, Some(f)) => Keep::TopFraction(f),
+        (None, None) => {
+            return Err(Error::invalid(
+                "threshold",
+                "give --threshold or --top-fraction",
+            ))
+        }
+    };
+    let dal = Dal::new(args.iterations, p.k, keep)?;
+    let parts = Parts::load(p, quiet)?;
+    let recap = parts.recap(p);
+    let mut captioner = ReCapCaptioner::new(&recap, &parts.images);
+    let progress = bar(args.iterations as u64, "iterations", quiet);
+    let mut on_iteration = |r: &crate::pipeline::dal::IterationReport| {
+        progress.set_position(r.iteration as u64);
+        if !quiet {
+            progress.println(format!(
+                "iteration {}: {} captioned, {} added (mean score {:.4}), datastore {} rows",
+                r.iteration, r.captioned, r.added, r.mean_added_score, r.datastore_rows
+            ));
+        }
+    };
+    let (ds, state) = dal.run(
+        &parts.images,
+        parts.datastore.clone(),
+        None,
+        &mut captioner,
+        &args.state_dir,
+        &mut on_iteration,
+    )?;
+    progress.finish_and_clear();
+    if let Some(out) = &args.out {
+        let last: Vec<_> = state
+            .synthetic
+            .iter()
+            .filter(|s| s.iteration == state.completed)
+            .map(|s| json!({"image_id": parts.ids[s.image], "caption": s.text}))
+            .collect();
+        write_json_atomic(out, &last)?;
+    }
+    let summary = json!({ "iterations": state.reports, "datastore_rows": ds.rows(), "base_rows": state.base_rows, "synthetic": state.synthetic.len(), "stage_seconds": captioner.times });
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "{} iterations complete; datastore {} rows ({} synthetic) in {}",
+            state.completed,
+            ds.rows(),
+            state.synthetic.len(),
+            args.state_dir.display()
+        );
+    }
+    Ok(())
+}
