@@ -9,7 +9,7 @@
 //! | [`prompt`] | ReCap's prompt template |
 //! | [`recap`] | the ReCap pipeline: retrieve through W → prompt → generate → re-rank |
 //! | `local` (feature `models`) | FLAN-T5 as the caption LM, CLIP as the text encoder |
-//! | [`rerank`] | deduplicate candidates and pick the best by CLIP-S, aCLIP-S or RefaCLIP-S |
+//! | [`mod@rerank`] | deduplicate candidates and pick the best by CLIP-S, aCLIP-S or RefaCLIP-S |
 //! | [`dal`] | the datastore-augmentation loop: resumable, with provenance, never self-retrieving |
 
 pub mod dal;
