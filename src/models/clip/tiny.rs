@@ -8,6 +8,8 @@
 //! (LayerNorm weights `1 + N(0, 0.02²)`).
 
 use std::collections::HashMap;
+
+use crate::synth::rng::Rng;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
@@ -124,31 +126,14 @@ fn tokenizer() -> Value {
     })
 }
 
-/// SplitMix64 with Box–Muller normals.
-struct Normal(u64);
-
-impl Normal {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    fn sample(&mut self) -> f32 {
-        let (u, v) = (self.uniform(), self.uniform());
-        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
-    }
-}
-
 fn weights(seed: u64) -> candle_core::Result<HashMap<String, Tensor>> {
-    let mut rng = Normal(seed);
+    let mut rng = Rng::new(seed);
     let mut out = HashMap::new();
     let mut add = |name: String, shape: &[usize], base: f32| -> candle_core::Result<()> {
         let n: usize = shape.iter().product();
-        let v: Vec<f32> = (0..n).map(|_| base + 0.02 * rng.sample()).collect();
+        let v: Vec<f32> = (0..n)
+            .map(|_| base + 0.02 * (rng.normal() as f32))
+            .collect();
         out.insert(name, Tensor::from_vec(v, shape, &Device::Cpu)?);
         Ok(())
     };

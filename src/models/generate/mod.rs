@@ -15,12 +15,12 @@ use crate::Result;
 pub mod beam;
 pub mod greedy;
 mod logprob;
-pub mod rng;
 pub mod sample;
 
+/// The crate's one PRNG (xoshiro256** seeded by SplitMix64), shared with `synth`.
+pub use crate::synth::rng::Rng;
 pub use beam::{beam_search, BeamConfig, EarlyStopping};
 pub use greedy::greedy;
-pub use rng::Rng;
 pub use sample::{sample, SampleConfig};
 
 /// An autoregressive model bound to one prompt, advancing `n` hypotheses that share it.

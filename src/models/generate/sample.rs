@@ -1,8 +1,8 @@
 //! Seeded sampling with HF's warpers, in HF's order: temperature, top-k, top-p.
 
 use super::logprob::{log_softmax, rows};
-use super::rng::Rng;
 use super::{Candidate, Decoder};
+use crate::synth::rng::Rng;
 use crate::{Error, Result};
 
 /// Sampling settings.
