@@ -37,8 +37,12 @@ impl ComputeArgs {
         })
     }
 
-    /// Run `f` on a rayon pool of `--threads` threads.
+    /// Run `f` on a rayon pool of `--threads` threads (`0`: rayon's global pool, all cores,
+    /// with `f` on the calling thread rather than on one of the pool's workers).
     pub fn in_pool<T: Send>(&self, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+        if self.threads == 0 {
+            return f();
+        }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.threads)
             .build()
