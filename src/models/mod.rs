@@ -18,6 +18,7 @@
 
 pub mod clip;
 pub mod generate;
+pub(crate) mod product;
 pub mod smallcap;
 pub mod t5;
 pub mod weights;

@@ -3,7 +3,9 @@
 //! `softmax(q kᵀ / √d_head + mask) v` per head.
 
 use candle_core::{Module, Tensor};
-use candle_nn::{layer_norm, linear, LayerNorm, LayerNormConfig, Linear, VarBuilder};
+use candle_nn::{layer_norm, LayerNorm, LayerNormConfig, VarBuilder};
+
+use crate::models::product::{linear_with_bias as linear, Linear};
 
 use super::config::Activation;
 

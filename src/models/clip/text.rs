@@ -7,7 +7,9 @@
 //! position holding `eos_token_id` (position 0 when there is none, as `argmax` of zeros).
 
 use candle_core::{Module, Tensor};
-use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Embedding, LayerNorm, VarBuilder};
+
+use crate::models::product::Linear;
 
 use super::config::TextConfig;
 use super::layers::{causal_mask, norm, BlockShape, Encoder};

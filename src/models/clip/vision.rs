@@ -4,7 +4,9 @@
 //! (`last_hidden_state`), then `post_layernorm` of the class token and the projection.
 
 use candle_core::{Device, Module, Tensor};
-use candle_nn::{LayerNorm, Linear, VarBuilder};
+use candle_nn::{LayerNorm, VarBuilder};
+
+use crate::models::product::Linear;
 
 use super::config::VisionConfig;
 use super::layers::{norm, BlockShape, Encoder};

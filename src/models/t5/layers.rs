@@ -5,47 +5,12 @@ use candle_nn::VarBuilder;
 
 use super::config::FeedForwardKind;
 
-/// Inputs with at most this many rows go through `(W xᵀ)ᵀ`: the weight is then the large
-/// left operand streamed once, instead of a transposed right operand repacked every call.
-const FEW_ROWS: usize = 16;
-
-/// A bias-free linear layer `y = x Wᵀ` with `W` `(out, in)`.
-#[derive(Debug, Clone)]
-pub struct Linear {
-    weight: Tensor,
-}
-
-impl Linear {
-    /// Wrap a contiguous `(out, in)` weight.
-    pub fn new(weight: Tensor) -> Self {
-        Self { weight }
-    }
-}
-
-impl Module for Linear {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let dims = x.dims().to_vec();
-        let (k, lead) = match dims.split_last() {
-            Some((&k, lead)) => (k, lead.to_vec()),
-            None => candle_core::bail!("linear: scalar input"),
-        };
-        let rows: usize = lead.iter().product();
-        let x2 = x.reshape((rows, k))?;
-        let y = if rows <= FEW_ROWS {
-            self.weight.matmul(&x2.t()?)?.t()?.contiguous()?
-        } else {
-            x2.matmul(&self.weight.t()?)?
-        };
-        let mut out = lead;
-        out.push(self.weight.dim(0)?);
-        y.reshape(out)
-    }
-}
+pub use crate::models::product::Linear;
 
 /// A bias-free linear layer `y = x Wᵀ` reading `<prefix>.weight` of shape `(out, in)`.
 pub fn linear(vb: &VarBuilder, in_dim: usize, out_dim: usize, name: &str) -> Result<Linear> {
     let w = vb.pp(name).get((out_dim, in_dim), "weight")?;
-    Ok(Linear::new(w))
+    Ok(Linear::new(w, None))
 }
 
 /// `T5LayerNorm`: `y = w ⊙ x / √(mean(x²) + ε)` (no mean subtraction, no bias; the mean of

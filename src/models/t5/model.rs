@@ -125,7 +125,7 @@ impl T5 {
             shared,
             encoder,
             decoder,
-            head: Linear::new(head),
+            head: Linear::new(head, None),
             output_scale,
         })
     }
