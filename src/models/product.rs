@@ -87,7 +87,6 @@ pub fn linear_with_bias(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result
     Ok(Linear::new(w, Some(b)))
 }
 
-
 /// Output rows per parallel task (a 768-wide f32 weight block of 64 rows is 192 KiB).
 const OUT_BLOCK: usize = 64;
 
@@ -124,13 +123,7 @@ fn many_rows_times_transposed(x: &[f32], rows: usize, w: &[f32], out: usize, k: 
 }
 
 /// The streaming path for `rows ≤ 16`.
-fn few_rows_times_transposed(
-    x: &[f32],
-    rows: usize,
-    w: &[f32],
-    out: usize,
-    k: usize,
-) -> Vec<f32> {
+fn few_rows_times_transposed(x: &[f32], rows: usize, w: &[f32], out: usize, k: usize) -> Vec<f32> {
     debug_assert_eq!(x.len(), rows * k);
     debug_assert_eq!(w.len(), out * k);
     let mut yt = vec![0f32; out * rows];
