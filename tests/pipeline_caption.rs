@@ -45,7 +45,13 @@ impl Setup {
 
 /// Images (the decodable fixtures), a caption datastore embedded with the tiny CLIP.
 fn setup() -> Setup {
+    setup_with(|_| (format!("{DATA}/clip/tiny"), format!("{DATA}/t5")))
+}
+
+/// [`setup`] with the CLIP and FLAN-T5 that `models(dir)` names.
+fn setup_with(models: impl FnOnce(&Path) -> (String, String)) -> Setup {
     let dir = tempfile::tempdir().unwrap();
+    let (clip, t5) = models(dir.path());
     let images = dir.path().join("images");
     std::fs::create_dir(&images).unwrap();
     for name in [
@@ -77,11 +83,7 @@ fn setup() -> Setup {
         serde_json::to_string(&records).unwrap(),
     )
     .unwrap();
-    let setup = Setup {
-        dir,
-        clip: format!("{DATA}/clip/tiny"),
-        t5: format!("{DATA}/t5"),
-    };
+    let setup = Setup { dir, clip, t5 };
     recap(&[
         "embed",
         "--model",
@@ -219,6 +221,27 @@ fn caption_writes_coco_results_and_picks_the_clip_s_argmax() {
         let best =
             (1..scores.len()).fold(0, |b, j| if scores[j] > scores[b] + 1e-9 { j } else { b });
         assert_eq!(img["caption"].as_str().unwrap(), texts[best]);
+    }
+}
+
+/// `recap make-tiny-models` writes a CLIP and a FLAN-T5 that the whole pipeline runs on.
+#[test]
+fn caption_runs_on_the_models_make_tiny_models_writes() {
+    let st = setup_with(|dir| {
+        let models = dir.join("models");
+        recap(&["make-tiny-models", "--out", s(&models)]);
+        let name = |m: &str| s(&models.join(m)).to_string();
+        (name("clip"), name("t5"))
+    });
+    let (summary, report) = caption(&st, &st.p("images"), &[]);
+    assert_eq!(summary["images"], 4);
+    for image in report["images"].as_array().unwrap() {
+        assert_eq!(image["candidates"].as_array().unwrap().len(), 4, "{image}");
+        assert!(image["caption"].is_string());
+        let retrieved = image["retrieved"].as_array().unwrap();
+        assert_eq!(retrieved.len(), 3);
+        let first = retrieved[0]["caption"].as_str().unwrap();
+        assert!(image["prompt"].as_str().unwrap().contains(first), "{image}");
     }
 }
 

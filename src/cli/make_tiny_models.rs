@@ -1,6 +1,7 @@
 //! `recap make-tiny-models --out DIR`: tiny random models in the real Hugging Face layouts,
-//! for smoke tests (`recap embed --model DIR/clip ...`). Each architecture gets a folder;
-//! CLIP is the only one so far (the `Arch` list is where FLAN-T5 and SmallCap go).
+//! for smoke tests without any download (`recap embed --model DIR/clip ...`,
+//! `recap caption --clip DIR/clip --lm DIR/t5 ...`). Each architecture gets a folder.
+//! (SmallCap's tiny model is a test fixture only: `tests/data/models/smallcap/`.)
 
 use std::path::PathBuf;
 
@@ -8,18 +9,23 @@ use clap::{Args, ValueEnum};
 
 use crate::error::Result;
 use crate::models::clip::tiny::write_tiny_clip;
+use crate::models::t5::tiny::write_tiny_t5;
 
 /// An architecture `make-tiny-models` can write.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arch {
     /// CLIP (`CLIPModel`: both towers, tokenizer, preprocessor config) in `DIR/clip`.
     Clip,
+    /// FLAN-T5 (`T5ForConditionalGeneration`, gated-GELU, untied head, Unigram tokenizer) in
+    /// `DIR/t5`.
+    T5,
 }
 
 impl Arch {
     fn folder(self) -> &'static str {
         match self {
             Arch::Clip => "clip",
+            Arch::T5 => "t5",
         }
     }
 }
@@ -36,12 +42,15 @@ pub struct MakeTinyModelsArgs {
     /// Seed of the random weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Do not print the folders written.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Run `recap make-tiny-models`.
 pub fn run(args: MakeTinyModelsArgs) -> Result<()> {
     let archs = if args.arch.is_empty() {
-        vec![Arch::Clip]
+        vec![Arch::Clip, Arch::T5]
     } else {
         args.arch.clone()
     };
@@ -49,8 +58,11 @@ pub fn run(args: MakeTinyModelsArgs) -> Result<()> {
         let dir = args.out.join(arch.folder());
         match arch {
             Arch::Clip => write_tiny_clip(&dir, args.seed)?,
+            Arch::T5 => write_tiny_t5(&dir, args.seed)?,
         }
-        println!("{}", dir.display());
+        if !args.quiet {
+            println!("{}", dir.display());
+        }
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ pub mod model;
 pub mod position;
 pub mod prompt;
 pub mod stack;
+pub mod tiny;
 pub mod tokenize;
 
 pub use config::{FeedForwardKind, T5Config};
