@@ -224,6 +224,48 @@ fn caption_writes_coco_results_and_picks_the_clip_s_argmax() {
     }
 }
 
+/// `--references`: the summary scores the chosen captions exactly as `recap score` scores the
+/// written results, and adds CLIP-S / RefCLIP-S from the pipeline's own CLIP.
+#[test]
+fn references_score_the_chosen_captions_as_recap_score_does() {
+    let st = setup();
+    let refs = serde_json::json!({
+        "gray_29x29": ["a gray square", "a plain gray picture"],
+        "large_300x257": ["a large photo of a street", "a city street"],
+        "photo_45x61": ["a small photo"],
+        "rgb_37x23": ["red green and blue stripes"],
+    });
+    std::fs::write(st.p("refs.json"), refs.to_string()).unwrap();
+    let (summary, report) = caption(
+        &st,
+        &st.p("images"),
+        &["--references", s(&st.p("refs.json"))],
+    );
+    let ours = &summary["metrics"]["corpus"];
+    let scored = recap(&[
+        "score",
+        "--candidates",
+        s(&st.p("res.json")),
+        "--references",
+        s(&st.p("refs.json")),
+        "--metrics",
+        "bleu,meteor,rouge,cider",
+        "--json",
+    ]);
+    for name in ["Bleu_1", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr"] {
+        assert_eq!(ours[name], scored["corpus"][name], "{name}");
+    }
+    let clip_s = ours["CLIP-S"].as_f64().unwrap();
+    assert!((0.0..=2.5).contains(&clip_s), "{clip_s}");
+    assert!(ours["RefCLIP-S"].as_f64().unwrap().is_finite());
+    assert!(ours.get("aCLIP-S").is_none(), "no --map, no aCLIP-S");
+    assert_eq!(
+        summary["metrics"]["per_image"].as_object().unwrap().len(),
+        4
+    );
+    assert_eq!(report["summary"]["metrics"], summary["metrics"]);
+}
+
 /// `recap make-tiny-models` writes a CLIP and a FLAN-T5 that the whole pipeline runs on.
 #[test]
 fn caption_runs_on_the_models_make_tiny_models_writes() {

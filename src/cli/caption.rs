@@ -6,6 +6,7 @@
 //!     (--lm DIR|ORG/NAME | --lm-url URL --lm-model NAME [--lm-api completions|chat])
 //!     [-n 10] [--decode beam|sample|greedy] [--rerank aclip-s|clip-s|refaclip-s]
 //!     --out results.json [--retrieved-out retrieved.json] [--report report.json]
+//!     [--references refs.json [--meteor-jar meteor-1.5.jar]]
 //! ```
 //!
 //! Images are files (embedded with `--clip`'s image tower; ids are the file stems) or a
@@ -21,6 +22,7 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
+use super::caption_metrics::score_captions;
 use super::common::ComputeArgs;
 use super::embed::{image_inputs, sidecar_path};
 use super::progress::bar;
@@ -169,6 +171,15 @@ pub struct CaptionArgs {
     /// The full report (per image: retrieved, prompt, candidates with scores; stage times).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Reference captions (COCO captions annotations or clipscore's `{"id": [refs]}`): the
+    /// summary and report then score the chosen captions as `recap score` would (BLEU-1..4,
+    /// METEOR, ROUGE-L, CIDEr-D, CLIP-S, RefCLIP-S; aCLIP-S and RefaCLIP-S with --map).
+    #[arg(long, value_name = "FILE")]
+    pub references: Option<PathBuf>,
+    /// METEOR 1.5 jar for --references (default: $RECAP_METEOR_JAR; without one METEOR is
+    /// listed as skipped).
+    #[arg(long, value_name = "FILE")]
+    pub meteor_jar: Option<PathBuf>,
     /// Print the report summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -269,16 +280,30 @@ fn run_in_pool(args: &CaptionArgs) -> Result<()> {
         })?;
     progress.finish_and_clear();
     write_outputs(args, &results, &parts.ids)?;
+    let metrics = match &args.references {
+        Some(path) => Some(score_captions(
+            &results,
+            &parts.ids,
+            &parts,
+            path,
+            args.meteor_jar.as_deref(),
+        )?),
+        None => None,
+    };
     let summary = json!({
         "images": results.len(), "lm": parts.lm.describe(), "rerank": parts.rerank, "k": p.k, "n": p.n,
         "seconds": { "load_and_embed_images": load_seconds, "stages": times, "total": start.elapsed().as_secs_f64() },
         "images_per_second": results.len() as f64 / start.elapsed().as_secs_f64(),
         "out": args.out,
+        "metrics": metrics.as_ref().map(|(json, _)| json),
     });
     if let Some(path) = &args.report {
         write_json_atomic(path, &report(&summary, &results, &parts.ids))?;
     }
     print_summary(&summary, &times, args.json);
+    if let (Some((_, table)), false) = (&metrics, args.json) {
+        print!("{table}");
+    }
     Ok(())
 }
 

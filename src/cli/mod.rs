@@ -10,6 +10,8 @@ mod bench_fit;
 mod bench_retrieve;
 #[cfg(feature = "models")]
 mod caption;
+#[cfg(feature = "models")]
+mod caption_metrics;
 mod clip_inputs;
 mod common;
 mod correlate;

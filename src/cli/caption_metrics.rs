@@ -1,0 +1,111 @@
+//! `recap caption --references FILE`: the captions the pipeline chose, scored against
+//! reference captions in the same run, as `recap score` would score the written results:
+//! BLEU-1..4, METEOR (when Java and the jar are found, else listed as skipped), ROUGE-L,
+//! CIDEr-D on PTB-tokenized text; CLIP-S and RefCLIP-S from the pipeline's own CLIP (the
+//! images' embeddings, the chosen captions and the references embedded by its text tower);
+//! aCLIP-S and RefaCLIP-S through `--map` when one is given.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::io::captions::{read_references, Candidates, References};
+use crate::io::Grouping;
+use crate::metrics::clip::RefCosine;
+use crate::metrics::score::{score, ClipInputs, Metric, ScoreOptions};
+use crate::metrics::{EvalSet, Tokenization};
+use crate::pipeline::recap::ImageCaption;
+use crate::RowMatrix;
+
+use super::caption::Parts;
+
+/// The metrics of `results` (image `i` has id `ids[i]`) against the references in `path`:
+/// the report `recap score --json` prints, and its table for people.
+pub fn score_captions(
+    results: &[ImageCaption],
+    ids: &[String],
+    parts: &Parts,
+    path: &Path,
+    meteor_jar: Option<&Path>,
+) -> Result<(serde_json::Value, String)> {
+    let refs = read_references(path)?;
+    let cands = candidates_with_references(results, ids, &refs, path)?;
+    let set = EvalSet::new(&cands, &refs, Tokenization::Ptb)?;
+    let mut metrics = vec![
+        Metric::Bleu,
+        Metric::Meteor,
+        Metric::Rouge,
+        Metric::Cider,
+        Metric::ClipS,
+        Metric::RefClipS,
+    ];
+    if parts.map.is_some() {
+        metrics.extend([Metric::AClipS, Metric::RefAClipS]);
+    }
+    let opts = ScoreOptions {
+        metrics,
+        meteor_jar: meteor_jar.map(Path::to_path_buf),
+        clip: Some(clip_inputs(&set, &cands, &refs, ids, parts)?),
+        ref_cosine: RefCosine::Clipscore,
+        device: crate::backend::Device::Cpu,
+    };
+    let report = score(&set, &opts)?;
+    Ok((report.to_json(), report.table()))
+}
+
+/// The chosen caption of every image whose id has references (an error when none has).
+fn candidates_with_references(
+    results: &[ImageCaption],
+    ids: &[String],
+    refs: &References,
+    path: &Path,
+) -> Result<Candidates> {
+    let cands: Candidates = results
+        .iter()
+        .map(|r| (ids[r.image].clone(), r.caption.clone()))
+        .filter(|(id, _)| refs.contains_key(id))
+        .collect();
+    if cands.is_empty() {
+        return Err(Error::format(
+            path,
+            "no image id of this run has references here",
+        ));
+    }
+    Ok(cands)
+}
+
+/// Image rows, chosen-caption and reference embeddings in the evaluated set's order.
+fn clip_inputs(
+    set: &EvalSet,
+    cands: &Candidates,
+    refs: &References,
+    ids: &[String],
+    parts: &Parts,
+) -> Result<ClipInputs> {
+    let row_of: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let d = parts.images.cols();
+    let mut images = Vec::with_capacity(set.ids.len() * d);
+    for id in &set.ids {
+        images.extend_from_slice(parts.images.row(row_of[id.as_str()]));
+    }
+    let texts: Vec<&str> = set.ids.iter().map(|id| cands[id].as_str()).collect();
+    let ref_texts: Vec<&str> = set
+        .ids
+        .iter()
+        .flat_map(|id| refs[id].iter().map(String::as_str))
+        .collect();
+    let counts: Vec<usize> = set.ids.iter().map(|id| refs[id].len()).collect();
+    Ok(ClipInputs {
+        images: RowMatrix::from_vec(set.ids.len(), d, images)?,
+        candidates: parts.clip.embed_texts(&texts)?,
+        references: Some((
+            parts.clip.embed_texts(&ref_texts)?,
+            Grouping::from_counts(&counts),
+        )),
+        map: parts.map.clone(),
+    })
+}
