@@ -98,6 +98,9 @@ pub const FEW_ROWS: usize = 16;
 /// `x.len()` must be `rows · k` and `w.len()` `out · k` (checked by the callers, which take
 /// the shapes from the tensors).
 pub fn times_transposed(x: &[f32], rows: usize, w: &[f32], out: usize, k: usize) -> Vec<f32> {
+    if rows == 0 || out == 0 {
+        return Vec::new();
+    }
     if rows <= FEW_ROWS {
         few_rows_times_transposed(x, rows, w, out, k)
     } else {
@@ -189,6 +192,12 @@ fn dots_lanes<const FMA: bool>(w: &[f32], x: &[f32], k: usize, out: &mut [f32]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_rows_or_no_outputs_give_an_empty_product() {
+        assert!(times_transposed(&[], 0, &[1.0; 6], 2, 3).is_empty());
+        assert!(times_transposed(&[1.0; 3], 1, &[], 0, 3).is_empty());
+    }
 
     #[test]
     fn few_rows_equal_the_f64_product() {
