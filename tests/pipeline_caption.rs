@@ -105,34 +105,36 @@ fn setup_with(models: impl FnOnce(&Path) -> (String, String)) -> Setup {
     setup
 }
 
+/// The pipeline flags `recap caption` and `recap dal` share, for the setup's data and models.
+fn pipeline_args(st: &Setup, images: &Path) -> Vec<String> {
+    [
+        "--images",
+        s(images),
+        "--clip",
+        &st.clip,
+        "--texts",
+        s(&st.p("ds.npy")),
+        "--captions",
+        s(&st.p("captions.json")),
+        "--lm",
+        &st.t5,
+        "-k",
+        "3",
+        "-n",
+        "4",
+        "--beams",
+        "4",
+        "--max-new-tokens",
+        "8",
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect()
+}
+
 fn caption(st: &Setup, images: &Path, extra: &[&str]) -> (Value, Value) {
-    let mut args: Vec<String> = vec![
-        "caption".into(),
-        "--images".into(),
-        s(images).into(),
-        "--clip".into(),
-        st.clip.clone(),
-        "--texts".into(),
-        s(&st.p("ds.npy")).into(),
-    ];
-    args.extend(
-        [
-            "--captions",
-            s(&st.p("captions.json")),
-            "--lm",
-            &st.t5,
-            "-k",
-            "3",
-            "-n",
-            "4",
-            "--beams",
-            "4",
-            "--max-new-tokens",
-            "8",
-        ]
-        .iter()
-        .map(|x| x.to_string()),
-    );
+    let mut args: Vec<String> = vec!["caption".into()];
+    args.extend(pipeline_args(st, images));
     args.extend(
         [
             "--out",
@@ -380,27 +382,11 @@ fn refaclip_without_a_map_and_a_missing_model_are_errors() {
 fn dal_runs_the_loop_with_recap_and_resumes() {
     let st = setup();
     let state = st.p("dal");
+    let dal_out = st.p("dal.json");
     let run = |iterations: &str| {
-        recap(&[
-            "dal",
-            "--images",
-            s(&st.p("images")),
-            "--clip",
-            &st.clip,
-            "--texts",
-            s(&st.p("ds.npy")),
-            "--captions",
-            s(&st.p("captions.json")),
-            "--lm",
-            &st.t5,
-            "-k",
-            "3",
-            "-n",
-            "4",
-            "--beams",
-            "4",
-            "--max-new-tokens",
-            "8",
+        let mut args = vec!["dal".to_string()];
+        args.extend(pipeline_args(&st, &st.p("images")));
+        let rest = [
             "--iterations",
             iterations,
             "--top-fraction",
@@ -408,9 +394,12 @@ fn dal_runs_the_loop_with_recap_and_resumes() {
             "--state-dir",
             s(&state),
             "--out",
-            s(&st.p("dal.json")),
+            s(&dal_out),
             "--json",
-        ])
+        ];
+        args.extend(rest.iter().map(|x| x.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        recap(&refs)
     };
     let first = run("1");
     assert_eq!(first["datastore_rows"], 6 + 2);
