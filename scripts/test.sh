@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test, on a fresh machine: provides the METEOR 1.5 jar (from PyPI's pycocoevalcap, once)
-# so the METEOR parity tests run instead of skipping, then `cargo test`, then the list of checks
+# so the METEOR parity tests run instead of skipping, then `cargo test`, then the Python
+# package's tests (scripts/test-python.sh), then the list of checks
 # this machine could not run (GPU, AVX-512, ...). Tests run with the `models` feature (CLIP,
 # FLAN-T5, SmallCap on candle) and the `http` LM client: the default build's tests plus theirs. Extra arguments go
 # to cargo test. Plain `cargo test` also works (default build only); without Java or the jar
@@ -22,6 +23,14 @@ export RECAP_SKIP_LOG
 trap 'rm -f "$RECAP_SKIP_LOG"' EXIT
 status=0
 cargo test --features models,http "$@" || status=$?
+# The Python package (recap-py): wheel built by maturin into a venv, pytest against
+# scikit-learn, scipy, faiss, pycocoevalcap and Ray, stubtest. RECAP_SKIP_PYTHON=1 leaves it
+# out (listed below as skipped).
+if [ "${RECAP_SKIP_PYTHON:-0}" = 1 ]; then
+    echo "python package tests: RECAP_SKIP_PYTHON=1" >> "$RECAP_SKIP_LOG"
+else
+    scripts/test-python.sh || status=$?
+fi
 if [ -s "$RECAP_SKIP_LOG" ]; then
     echo
     echo "skipped on this machine ($(sort -u "$RECAP_SKIP_LOG" | wc -l) checks; they did not run):"

@@ -184,7 +184,7 @@ pub fn fit_grouped_matrices(
     )
 }
 
-fn validate(opts: &FitOptions) -> Result<()> {
+pub(super) fn validate(opts: &FitOptions) -> Result<()> {
     match (&opts.lambda, opts.method) {
         (Lambda::Unset, Method::Ridge) => Err(Error::invalid(
             "lambda",
@@ -283,7 +283,7 @@ pub fn fit_on(
 }
 
 /// What every pass over the data shares.
-struct Pass<'a> {
+pub(super) struct Pass<'a> {
     backend: &'a Arc<dyn Backend>,
     dx: usize,
     dy: usize,
@@ -293,7 +293,12 @@ struct Pass<'a> {
 }
 
 impl<'a> Pass<'a> {
-    fn new(backend: &'a Arc<dyn Backend>, opts: &FitOptions, dx: usize, dy: usize) -> Self {
+    pub(super) fn new(
+        backend: &'a Arc<dyn Backend>,
+        opts: &FitOptions,
+        dx: usize,
+        dy: usize,
+    ) -> Self {
         let chunk = match opts.chunk_rows {
             0 => backend.chunk_rows(),
             n => n,
@@ -322,21 +327,21 @@ impl<'a> Pass<'a> {
 }
 
 /// The statistics of a fit and what the solve reuses from the precision check.
-struct Statistics {
-    folds: Vec<GramStats>,
-    stats: GramStats,
-    aff: Affine,
-    prep: Prepared,
-    precision: GramPrecision,
-    passes: usize,
-    gram_s: f64,
+pub(super) struct Statistics {
+    pub(super) folds: Vec<GramStats>,
+    pub(super) stats: GramStats,
+    pub(super) aff: Affine,
+    pub(super) prep: Prepared,
+    pub(super) precision: GramPrecision,
+    pub(super) passes: usize,
+    pub(super) gram_s: f64,
     /// `X̃ᵀỸ = U Σ Vᵀ` (Procrustes), `(U, σ, V)`.
-    svd_b: Option<(RowMatrix<f64>, Vec<f64>, RowMatrix<f64>)>,
+    pub(super) svd_b: Option<(RowMatrix<f64>, Vec<f64>, RowMatrix<f64>)>,
     /// Eigenvalues of `X̃ᵀX̃` (normal equations).
-    eig_a: Option<Vec<f64>>,
+    pub(super) eig_a: Option<Vec<f64>>,
     /// How much f32 rounding of the products can be amplified in `W`.
-    amplification: Option<f64>,
-    amplification_s: f64,
+    pub(super) amplification: Option<f64>,
+    pub(super) amplification_s: f64,
 }
 
 /// One statistics pass with `precision`; `progress` sees `(rows read, rows to read)`.
@@ -411,7 +416,7 @@ fn statistics(
 
 /// Merge the folds, prepare the solve, and estimate how f32 rounding would be amplified:
 /// one SVD of `X̃ᵀỸ` (Procrustes: it is also the solve) or the eigenvalues of `X̃ᵀX̃`.
-fn analysed(
+pub(super) fn analysed(
     folds: Vec<GramStats>,
     opts: &FitOptions,
     precision: GramPrecision,
@@ -446,14 +451,14 @@ fn analysed(
 }
 
 /// `W`, its residual sum of squares and the IRLS iterations (robust Procrustes).
-struct Solved {
-    w: RowMatrix<f64>,
-    rss: f64,
-    iterations: Option<usize>,
+pub(super) struct Solved {
+    pub(super) w: RowMatrix<f64>,
+    pub(super) rss: f64,
+    pub(super) iterations: Option<usize>,
 }
 
 /// Procrustes' `U Vᵀ`, from the SVD the precision check already made when there is one.
-fn procrustes_w(st: &mut Statistics) -> Result<RowMatrix<f64>> {
+pub(super) fn procrustes_w(st: &mut Statistics) -> Result<RowMatrix<f64>> {
     match st.svd_b.take() {
         Some((u, _, v)) => Ok(procrustes::u_vt(&u, &v)),
         None => procrustes::procrustes(&st.prep.b),
@@ -513,7 +518,7 @@ fn solve(
 
 /// The fit report: residuals, condition, the statistics pass's arithmetic and rate.
 #[allow(clippy::too_many_arguments)]
-fn report(
+pub(super) fn report(
     pass: &Pass<'_>,
     x_rows: usize,
     opts: &FitOptions,

@@ -147,6 +147,18 @@ impl FittedMap {
         RowMatrix::from_vec(x.rows(), self.dy, out)
     }
 
+    /// [`Self::apply`] on a borrowed row-major `rows x dx` slice (e.g. a numpy buffer): no
+    /// copy of the input beyond one chunk at a time.
+    pub fn apply_rows(&self, x: &[f32], rows: usize) -> Result<RowMatrix<f32>> {
+        let mut src = crate::io::rows::MemSource::from_slice(x, rows, self.dx, "x")?;
+        let mut out = Vec::with_capacity(rows * self.dy);
+        self.apply_stream(&CpuBackend::new(), &mut src, &mut |chunk| {
+            out.extend_from_slice(chunk);
+            Ok(())
+        })?;
+        RowMatrix::from_vec(rows, self.dy, out)
+    }
+
     /// Map every row of the `.npy` file `input` and write the result to `output` (streamed in
     /// row chunks; atomic).
     pub fn apply_file(&self, input: impl AsRef<Path>, output: impl AsRef<Path>) -> Result<()> {

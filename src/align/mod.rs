@@ -22,6 +22,7 @@ mod accumulate;
 mod caption_pass;
 pub mod estimator;
 pub mod fit;
+pub mod from_stats;
 pub mod linear_map;
 mod lstsq;
 pub mod map;
@@ -40,6 +41,7 @@ pub use fit::{
     fit, fit_grouped_matrices, fit_matrices, fit_on, Criterion, FitOptions, Lambda, Method,
     PrecisionChoice,
 };
+pub use from_stats::fit_stats;
 pub use linear_map::LinearMap;
 pub use map::FittedMap;
 pub use pairs::Pairing;

@@ -50,9 +50,12 @@ pub trait RowSource {
     }
 }
 
-/// A matrix in memory as a [`RowSource`].
+/// Rows in memory (a matrix or a borrowed row-major slice) as a [`RowSource`]; chunks are
+/// sub-slices of the data, never copies.
 pub struct MemSource<'a> {
-    m: &'a RowMatrix<f32>,
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
     name: String,
     pos: usize,
 }
@@ -61,19 +64,58 @@ impl<'a> MemSource<'a> {
     /// Wrap `m`, naming it `name` in errors.
     pub fn new(m: &'a RowMatrix<f32>, name: impl Into<String>) -> Self {
         MemSource {
-            m,
+            data: m.as_slice(),
+            rows: m.rows(),
+            cols: m.cols(),
             name: name.into(),
             pos: 0,
         }
+    }
+
+    /// Wrap a borrowed row-major `rows x cols` slice (e.g. a numpy array's buffer).
+    ///
+    /// Errors: `data.len() != rows · cols` ([`crate::Error::Shape`]).
+    pub fn from_slice(
+        data: &'a [f32],
+        rows: usize,
+        cols: usize,
+        name: impl Into<String>,
+    ) -> Result<Self> {
+        let name = name.into();
+        if rows.checked_mul(cols) != Some(data.len()) {
+            return Err(crate::Error::shape(
+                name,
+                format!("{rows} x {cols} = {} values", rows.saturating_mul(cols)),
+                format!("{} values", data.len()),
+            ));
+        }
+        Ok(MemSource {
+            data,
+            rows,
+            cols,
+            name,
+            pos: 0,
+        })
+    }
+
+    /// The next chunk: `(first row, rows, their values)`.
+    fn take(&mut self, max_rows: usize) -> Option<(usize, usize, &'a [f32])> {
+        if self.pos >= self.rows {
+            return None;
+        }
+        let (start, r) = (self.pos, max_rows.max(1).min(self.rows - self.pos));
+        self.pos += r;
+        let d = self.cols;
+        Some((start, r, &self.data[start * d..(start + r) * d]))
     }
 }
 
 impl RowSource for MemSource<'_> {
     fn rows(&self) -> usize {
-        self.m.rows()
+        self.rows
     }
     fn cols(&self) -> usize {
-        self.m.cols()
+        self.cols
     }
     fn name(&self) -> &str {
         &self.name
@@ -83,35 +125,21 @@ impl RowSource for MemSource<'_> {
         Ok(())
     }
     fn next_into(&mut self, buf: &mut Vec<f32>, max_rows: usize) -> Result<Option<(usize, usize)>> {
-        let (n, d) = self.m.shape();
-        if self.pos >= n {
-            return Ok(None);
-        }
-        let r = max_rows.max(1).min(n - self.pos);
-        buf.clear();
-        buf.extend_from_slice(&self.m.as_slice()[self.pos * d..(self.pos + r) * d]);
-        let start = self.pos;
-        self.pos += r;
-        Ok(Some((start, r)))
+        Ok(self.take(max_rows).map(|(start, r, rows)| {
+            buf.clear();
+            buf.extend_from_slice(rows);
+            (start, r)
+        }))
     }
     fn next_chunk<'b>(
         &'b mut self,
         _: &'b mut Vec<f32>,
         max_rows: usize,
     ) -> Result<Option<(usize, &'b [f32])>> {
-        let (n, d) = self.m.shape();
-        if self.pos >= n {
-            return Ok(None);
-        }
-        let (start, r) = (self.pos, max_rows.max(1).min(n - self.pos));
-        self.pos += r;
-        Ok(Some((
-            start,
-            &self.m.as_slice()[start * d..(start + r) * d],
-        )))
+        Ok(self.take(max_rows).map(|(start, _, rows)| (start, rows)))
     }
     fn all_rows(&self) -> Option<&[f32]> {
-        Some(self.m.as_slice())
+        Some(self.data)
     }
 }
 
