@@ -16,7 +16,7 @@ fi
 py="$venv/bin/python"
 "$py" -m pip install -q --upgrade pip
 "$py" -m pip install -q "maturin>=1.9,<2" "numpy>=1.23" "scikit-learn>=1.6" scipy faiss-cpu \
-    "pycocoevalcap==1.2" "ray>=2.9" psutil pytest "mypy>=1.10"
+    "pycocoevalcap==1.2" "ray>=2.9" pandas pytest "mypy>=1.10"
 export RAY_USAGE_STATS_ENABLED=0
 wheels="$(mktemp -d)"
 trap 'rm -rf "$wheels"' EXIT

@@ -58,29 +58,27 @@ fn parse_precision(s: &str) -> PyResult<PrecisionChoice> {
     }
 }
 
-/// The keyword arguments every fit shares.
-pub struct SolveArgs<'a> {
-    pub method: &'a str,
-    pub alpha: Option<f64>,
-    pub alphas: Option<Vec<f64>>,
-    pub normalize: &'a str,
-    pub center: bool,
-    pub device: &'a str,
-    pub precision: &'a str,
-}
-
-/// The crate's fit options from the Python arguments. `alpha` is λ (ridge); `alphas` a grid
-/// chosen by GCV; ridge needs one of them.
-pub fn options(a: &SolveArgs<'_>) -> PyResult<FitOptions> {
-    let method = parse_method(a.method)?;
-    let mut opts = FitOptions::new(method).preprocess(parse_normalize(a.normalize)?, a.center);
-    opts.device = parse_device(a.device)?;
-    opts.precision = parse_precision(a.precision)?;
-    opts.lambda = match (a.alpha, &a.alphas) {
+/// The crate's fit options from the keyword arguments every fit shares: `alpha` is λ
+/// (ridge), `alphas` a grid chosen by GCV; ridge needs one of them.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_options(
+    method: &str,
+    alpha: Option<f64>,
+    alphas: Option<Vec<f64>>,
+    normalize: &str,
+    center: bool,
+    device: &str,
+    precision: &str,
+) -> PyResult<FitOptions> {
+    let mut opts =
+        FitOptions::new(parse_method(method)?).preprocess(parse_normalize(normalize)?, center);
+    opts.device = parse_device(device)?;
+    opts.precision = parse_precision(precision)?;
+    opts.lambda = match (alpha, alphas) {
         (Some(_), Some(_)) => return Err(invalid("give alpha or alphas, not both")),
         (Some(l), None) => Lambda::Fixed(l),
         (None, Some(grid)) => Lambda::Select {
-            grid: grid.clone(),
+            grid,
             criterion: Criterion::Gcv,
         },
         (None, None) => Lambda::Unset,
@@ -238,16 +236,7 @@ pub fn fit(
     device: &str,
     precision: &str,
 ) -> PyResult<PyFittedMap> {
-    let args = SolveArgs {
-        method,
-        alpha,
-        alphas,
-        normalize,
-        center,
-        device,
-        precision,
-    };
-    let opts = options(&args)?;
+    let opts = fit_options(method, alpha, alphas, normalize, center, device, precision)?;
     let (xr, yr) = (rows(x, "X")?, rows(y, "Y")?);
     let (xs, ys) = (xr.slice(), yr.slice());
     let (xshape, yshape) = ((xr.rows, xr.cols), (yr.rows, yr.cols));
@@ -280,16 +269,7 @@ pub fn fit_files(
     precision: &str,
     chunk_rows: usize,
 ) -> PyResult<PyFittedMap> {
-    let args = SolveArgs {
-        method,
-        alpha,
-        alphas,
-        normalize,
-        center,
-        device,
-        precision,
-    };
-    let mut opts = options(&args)?;
+    let mut opts = fit_options(method, alpha, alphas, normalize, center, device, precision)?;
     opts.chunk_rows = chunk_rows;
     let map = py
         .detach(|| {

@@ -13,7 +13,7 @@ use recap::matrix::{check_finite_rows, l2_normalize_rows};
 
 use crate::arrays::{matrix, rows};
 use crate::errors::{invalid, IntoPy};
-use crate::fit::{options, parse_device, parse_normalize, PyFittedMap, SolveArgs};
+use crate::fit::{fit_options, parse_device, parse_normalize, PyFittedMap};
 
 /// Rows per accumulated chunk (the crate's CPU default).
 const CHUNK_ROWS: usize = 4096;
@@ -202,16 +202,7 @@ impl PyGramStats {
                 Some(Normalize::Zscore) => "zscore",
                 Some(_) => self.normalize_name(),
             };
-        let args = SolveArgs {
-            method,
-            alpha,
-            alphas,
-            normalize,
-            center,
-            device: "cpu",
-            precision: "auto",
-        };
-        let opts = options(&args)?;
+        let opts = fit_options(method, alpha, alphas, normalize, center, "cpu", "auto")?;
         let inner = &self.inner;
         let map = py
             .detach(|| recap::align::fit_stats(inner, &opts))

@@ -250,11 +250,7 @@ pub fn fit_on(
     let t = Instant::now();
     let selection = select_lambda(x, y, pairing, opts, &st, pass.chunk)?;
     timings.select_s = t.elapsed().as_secs_f64();
-    let lambda = match (&selection, &opts.lambda) {
-        (Some(s), _) => s.chosen,
-        (None, Lambda::Fixed(l)) => *l,
-        (None, _) => 0.0,
-    };
+    let lambda = chosen_lambda(selection.as_ref(), &opts.lambda);
     let t = Instant::now();
     let solved = solve(&pass, x, y, pairing, opts, &mut st, lambda, &mut timings)?;
     timings.solve_s = t.elapsed().as_secs_f64() - timings.data_passes_s + st.amplification_s;
@@ -280,6 +276,15 @@ pub fn fit_on(
         report,
         w: solved.w,
     })
+}
+
+/// λ of the solve: the selected one, else the fixed one, else 0 (methods without λ).
+pub(super) fn chosen_lambda(selection: Option<&LambdaSelection>, lambda: &Lambda) -> f64 {
+    match (selection, lambda) {
+        (Some(s), _) => s.chosen,
+        (None, Lambda::Fixed(l)) => *l,
+        (None, _) => 0.0,
+    }
 }
 
 /// What every pass over the data shares.

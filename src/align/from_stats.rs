@@ -26,7 +26,7 @@
 
 use std::time::Instant;
 
-use crate::align::fit::{analysed, procrustes_w, report, validate, Pass, Solved};
+use crate::align::fit::{analysed, chosen_lambda, procrustes_w, report, validate, Pass, Solved};
 use crate::align::report::{residual_ss, Timings};
 use crate::align::{ols, ridge, select, Criterion, FitOptions, FittedMap, GramStats};
 use crate::align::{Lambda, Method};
@@ -48,11 +48,7 @@ pub fn fit_stats(stats: &GramStats, opts: &FitOptions) -> Result<FittedMap> {
         _ => None,
     };
     timings.select_s = t.elapsed().as_secs_f64();
-    let lambda = match (&selection, &opts.lambda) {
-        (Some(s), _) => s.chosen,
-        (None, Lambda::Fixed(l)) => *l,
-        (None, _) => 0.0,
-    };
+    let lambda = chosen_lambda(selection.as_ref(), &opts.lambda);
     let t = Instant::now();
     let w = match opts.method {
         Method::Ols => ols::ols(&st.prep, opts.preprocess.centers())?,
