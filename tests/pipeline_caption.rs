@@ -424,3 +424,60 @@ fn dal_runs_the_loop_with_recap_and_resumes() {
     assert_eq!(last.as_array().unwrap().len(), 2);
     assert!(state.join("iter-2/embeddings.npy").exists() && !state.join("iter-1").exists());
 }
+
+/// `recap dal --references`: every iteration's chosen captions are scored into its report
+/// (kept in `dal.json`); iteration 1 captions from the base datastore, so its scores equal
+/// `recap caption --references` on the same inputs.
+#[test]
+fn dal_scores_every_iteration_against_the_references() {
+    let st = setup();
+    let refs = serde_json::json!({
+        "gray_29x29": ["a gray square", "a plain gray picture"],
+        "large_300x257": ["a large photo of a street", "a city street"],
+        "photo_45x61": ["a small photo"],
+        "rgb_37x23": ["red green and blue stripes"],
+    });
+    let refs_path = st.p("refs.json");
+    std::fs::write(&refs_path, refs.to_string()).unwrap();
+    let state = st.p("dal-scored");
+    let mut args = vec!["dal".to_string()];
+    args.extend(pipeline_args(&st, &st.p("images")));
+    let rest = [
+        "--iterations",
+        "2",
+        "--top-fraction",
+        "0.5",
+        "--state-dir",
+        s(&state),
+        "--references",
+        s(&refs_path),
+        "--json",
+    ];
+    args.extend(rest.iter().map(|x| x.to_string()));
+    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let summary = recap(&arg_refs);
+    let iterations = summary["iterations"].as_array().unwrap();
+    assert_eq!(iterations.len(), 2);
+    for it in iterations {
+        let corpus = &it["metrics"]["corpus"];
+        for name in ["Bleu_4", "ROUGE_L", "CIDEr", "CLIP-S", "RefCLIP-S"] {
+            assert!(
+                corpus[name].as_f64().is_some_and(f64::is_finite),
+                "{name}: {it}"
+            );
+        }
+    }
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("dal.json")).unwrap()).unwrap();
+    assert_eq!(saved["reports"][1]["metrics"], iterations[1]["metrics"]);
+    let (captioned, _) = caption(
+        &st,
+        &st.p("images"),
+        &["--references", s(&st.p("refs.json"))],
+    );
+    let want = captioned["metrics"]["corpus"].as_object().unwrap();
+    assert_eq!(
+        iterations[0]["metrics"]["corpus"].as_object().unwrap(),
+        want
+    );
+}

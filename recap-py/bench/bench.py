@@ -115,11 +115,20 @@ def bench_metrics(args, out):
 
     from recap_rs.metrics import Bleu, Cider, Rouge
 
-    rng = np.random.default_rng(2)
-    words = "a man woman dog cat sitting on the street with red large small two is in of and".split()
-    cap = lambda: " ".join(rng.choice(words, rng.integers(6, 14)))
-    gts = {str(i): [cap() for _ in range(5)] for i in range(5000)}
-    res = {str(i): [cap()] for i in range(5000)}
+    # The captions of the crate's own metrics bench (`cargo bench -- metrics`) and of
+    # tests/data/metrics/bench_pycoco.py: 5,000 candidates x 5 references, Zipf-like words.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests/data/metrics"))
+    from bench_pycoco import Lcg, caption
+
+    from recap_rs.metrics import PTBTokenizer
+
+    rng = Lcg(42)
+    raw_res, raw_gts = {}, {}
+    for i in range(5000):
+        raw_res[i] = [{"caption": caption(rng)}]
+        raw_gts[i] = [{"caption": caption(rng)} for _ in range(5)]
+    tok = PTBTokenizer()
+    gts, res = tok.tokenize(raw_gts), tok.tokenize(raw_res)
     ours, _ = best(lambda: [s.compute_score(gts, res) for s in (Bleu(4), Rouge(), Cider())], args.repeat)
     def reference():
         with contextlib.redirect_stdout(io.StringIO()):  # pycocoevalcap's Bleu prints its counts

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use pyo3::prelude::*;
 use recap::io::Grouping;
 use recap::metrics::clip::{self, RefCosine};
-use recap::metrics::{meteor, ngram_metrics, tokenize, EvalSet};
+use recap::metrics::{bleu, cider, count_ngrams, meteor, rouge, tokenize, EvalSet};
 use recap::RowMatrix;
 
 use crate::arrays::rows;
@@ -44,23 +44,41 @@ fn ptb_tokenize(py: Python<'_>, captions: Vec<String>) -> Vec<String> {
     py.detach(|| tokenize::ptb_tokenize_all(&captions))
 }
 
-/// BLEU-1..4, ROUGE-L and CIDEr-D of tokenized candidates (one per item) against tokenized
-/// references: `((bleu corpus[4], bleu per item[n][4]), rouge, cider)`, each metric's corpus
-/// value computed as pycocoevalcap computes it.
+/// BLEU-1..4 of tokenized candidates (one per item) against tokenized references:
+/// `(corpus[4], per item[n][4])`, closest reference length, as pycocoevalcap computes them.
 #[pyfunction]
-#[allow(clippy::type_complexity)]
-fn ngram_scores(
+fn bleu_scores(
     py: Python<'_>,
     cands: Vec<String>,
     refs: Vec<Vec<String>>,
-) -> PyResult<((Vec<f64>, Vec<Vec<f64>>), Scored, Scored)> {
+) -> PyResult<(Vec<f64>, Vec<Vec<f64>>)> {
     let set = eval_set(cands, refs)?;
-    let s = py.detach(|| ngram_metrics(&set));
-    let bleu = (
-        s.bleu.corpus.to_vec(),
-        s.bleu.per_item.iter().map(|v| v.to_vec()).collect(),
-    );
-    Ok((bleu, s.rouge_l, s.cider))
+    let b = py.detach(|| {
+        let (c, r, n) = count_ngrams(&set);
+        bleu::bleu(&c, &r, n)
+    });
+    Ok((
+        b.corpus.to_vec(),
+        b.per_item.iter().map(|v| v.to_vec()).collect(),
+    ))
+}
+
+/// ROUGE-L (β = 1.2) of tokenized candidates against tokenized references.
+#[pyfunction]
+fn rouge_scores(py: Python<'_>, cands: Vec<String>, refs: Vec<Vec<String>>) -> PyResult<Scored> {
+    let set = eval_set(cands, refs)?;
+    Ok(py.detach(|| rouge::rouge_l(&set.cands, &set.refs)))
+}
+
+/// CIDEr-D of tokenized candidates against tokenized references (document frequencies from
+/// these references, as pycocoevalcap's `Cider`).
+#[pyfunction]
+fn cider_scores(py: Python<'_>, cands: Vec<String>, refs: Vec<Vec<String>>) -> PyResult<Scored> {
+    let set = eval_set(cands, refs)?;
+    Ok(py.detach(|| {
+        let (c, r, n) = count_ngrams(&set);
+        cider::cider(&c, &r, n)
+    }))
 }
 
 /// METEOR 1.5 through its jar (`jar`, else `$RECAP_METEOR_JAR`), pycocoevalcap's protocol.
@@ -142,7 +160,9 @@ fn refclip_score(
 /// Add the metric functions to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ptb_tokenize, m)?)?;
-    m.add_function(wrap_pyfunction!(ngram_scores, m)?)?;
+    m.add_function(wrap_pyfunction!(bleu_scores, m)?)?;
+    m.add_function(wrap_pyfunction!(rouge_scores, m)?)?;
+    m.add_function(wrap_pyfunction!(cider_scores, m)?)?;
     m.add_function(wrap_pyfunction!(meteor_scores, m)?)?;
     m.add_function(wrap_pyfunction!(clip_score, m)?)?;
     m.add_function(wrap_pyfunction!(refclip_score, m)?)?;

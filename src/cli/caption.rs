@@ -281,13 +281,15 @@ fn run_in_pool(args: &CaptionArgs) -> Result<()> {
     progress.finish_and_clear();
     write_outputs(args, &results, &parts.ids)?;
     let metrics = match &args.references {
-        Some(path) => Some(score_captions(
-            &results,
-            &parts.ids,
-            &parts,
-            path,
-            args.meteor_jar.as_deref(),
-        )?),
+        Some(path) => {
+            let chosen: Vec<(usize, String)> = results
+                .iter()
+                .map(|r| (r.image, r.caption.clone()))
+                .collect();
+            let jar = args.meteor_jar.as_deref();
+            let report = score_captions(&chosen, &parts.ids, &parts, path, jar)?;
+            Some((report.to_json(), report.table()))
+        }
         None => None,
     };
     let summary = json!({

@@ -12,24 +12,25 @@ use crate::error::{Error, Result};
 use crate::io::captions::{read_references, Candidates, References};
 use crate::io::Grouping;
 use crate::metrics::clip::RefCosine;
+use crate::metrics::report::Report;
 use crate::metrics::score::{score, ClipInputs, Metric, ScoreOptions};
 use crate::metrics::{EvalSet, Tokenization};
-use crate::pipeline::recap::ImageCaption;
 use crate::RowMatrix;
 
 use super::caption::Parts;
 
-/// The metrics of `results` (image `i` has id `ids[i]`) against the references in `path`:
-/// the report `recap score --json` prints, and its table for people.
+/// The metrics of the `chosen` captions (`(image row, caption)`; image `i` has id `ids[i]`)
+/// against the references in `path`: the report `recap score --json` prints, and its table
+/// for people.
 pub fn score_captions(
-    results: &[ImageCaption],
+    chosen: &[(usize, String)],
     ids: &[String],
     parts: &Parts,
     path: &Path,
     meteor_jar: Option<&Path>,
-) -> Result<(serde_json::Value, String)> {
+) -> Result<Report> {
     let refs = read_references(path)?;
-    let cands = candidates_with_references(results, ids, &refs, path)?;
+    let cands = candidates_with_references(chosen, ids, &refs, path)?;
     let set = EvalSet::new(&cands, &refs, Tokenization::Ptb)?;
     let mut metrics = vec![
         Metric::Bleu,
@@ -49,20 +50,19 @@ pub fn score_captions(
         ref_cosine: RefCosine::Clipscore,
         device: crate::backend::Device::Cpu,
     };
-    let report = score(&set, &opts)?;
-    Ok((report.to_json(), report.table()))
+    score(&set, &opts)
 }
 
 /// The chosen caption of every image whose id has references (an error when none has).
 fn candidates_with_references(
-    results: &[ImageCaption],
+    chosen: &[(usize, String)],
     ids: &[String],
     refs: &References,
     path: &Path,
 ) -> Result<Candidates> {
-    let cands: Candidates = results
+    let cands: Candidates = chosen
         .iter()
-        .map(|r| (ids[r.image].clone(), r.caption.clone()))
+        .map(|(image, caption)| (ids[*image].clone(), caption.clone()))
         .filter(|(id, _)| refs.contains_key(id))
         .collect();
     if cands.is_empty() {

@@ -3,6 +3,7 @@
 //! ```text
 //! recap dal <the inputs of recap caption> --iterations 3 (--threshold T | --top-fraction F)
 //!     --state-dir dal/ [--out results.json] [--json]
+//!     [--references refs.json [--meteor-jar meteor-1.5.jar]]
 //! ```
 //!
 //! Every iteration captions every image with ReCap from the current datastore (an image never
@@ -10,7 +11,11 @@
 //! their provenance. The state is saved after each iteration in `--state-dir` (the datastore
 //! of the last complete iteration, `dal.json` with the provenance and the per-iteration
 //! reports); running the same command again resumes where it stopped. `--out` writes the
-//! captions of the last iteration as COCO results.
+//! captions of the last iteration as COCO results. With `--references`, every iteration's
+//! chosen captions (one per captioned image) are scored as `recap caption --references`
+//! scores them (BLEU-1..4, METEOR, ROUGE-L, CIDEr-D, CLIP-S, RefCLIP-S; aCLIP-S and
+//! RefaCLIP-S with `--map`): the corpus values go into each iteration's report in `dal.json`
+//! and are printed per iteration.
 
 use std::path::PathBuf;
 
@@ -18,10 +23,11 @@ use clap::Args;
 use serde_json::json;
 
 use super::caption::{on_cpu, Parts, PipelineArgs};
+use super::caption_metrics::score_captions;
 use super::progress::bar;
 use crate::error::{Error, Result};
 use crate::io::atomic::write_json_atomic;
-use crate::pipeline::dal::{Dal, Keep};
+use crate::pipeline::dal::{Dal, DalHooks, Evaluate, IterationReport, Keep};
 use crate::pipeline::recap::ReCapCaptioner;
 
 /// Options of `recap dal`.
@@ -51,6 +57,14 @@ pub struct DalArgs {
     /// Print the per-iteration reports as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Reference captions (COCO annotations, Karpathy or `{"id": [refs]}`): score every
+    /// iteration's captions against them.
+    #[arg(long, value_name = "FILE")]
+    pub references: Option<PathBuf>,
+    /// METEOR 1.5 jar for --references (default: $RECAP_METEOR_JAR; without one METEOR is
+    /// listed as skipped).
+    #[arg(long, value_name = "JAR", requires = "references")]
+    pub meteor_jar: Option<PathBuf>,
 }
 
 /// Run `recap dal`.
@@ -76,22 +90,34 @@ fn run_in_pool(args: &DalArgs) -> Result<()> {
     let recap = parts.recap(p);
     let mut captioner = ReCapCaptioner::new(&recap, &parts.images);
     let progress = bar(args.iterations as u64, "iterations", quiet);
-    let mut on_iteration = |r: &crate::pipeline::dal::IterationReport| {
+    let mut on_iteration = |r: &IterationReport| {
         progress.set_position(r.iteration as u64);
         if !quiet {
-            progress.println(format!(
-                "iteration {}: {} captioned, {} added (mean score {:.4}), datastore {} rows",
-                r.iteration, r.captioned, r.added, r.mean_added_score, r.datastore_rows
-            ));
+            progress.println(iteration_line(r));
         }
     };
-    let (ds, state) = dal.run(
+    let mut evaluate = |chosen: &[(usize, String)]| -> Result<serde_json::Value> {
+        let path = args
+            .references
+            .as_deref()
+            .expect("evaluate only with --references");
+        let report = score_captions(chosen, &parts.ids, &parts, path, args.meteor_jar.as_deref())?;
+        Ok(json!({ "corpus": report.corpus, "not_computed": report.not_computed }))
+    };
+    let hooks = DalHooks {
+        on_iteration: &mut on_iteration,
+        evaluate: args
+            .references
+            .is_some()
+            .then_some(&mut evaluate as &mut Evaluate<'_>),
+    };
+    let (ds, state) = dal.run_with(
         &parts.images,
         parts.datastore.clone(),
         None,
         &mut captioner,
         &args.state_dir,
-        &mut on_iteration,
+        hooks,
     )?;
     progress.finish_and_clear();
     if let Some(out) = &args.out {
@@ -119,4 +145,20 @@ fn run_in_pool(args: &DalArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// One line per iteration for people: the counts, then the corpus metrics when scored.
+fn iteration_line(r: &IterationReport) -> String {
+    let mut line = format!(
+        "iteration {}: {} captioned, {} added (mean score {:.4}), datastore {} rows",
+        r.iteration, r.captioned, r.added, r.mean_added_score, r.datastore_rows
+    );
+    if let Some(corpus) = r.metrics.as_ref().and_then(|m| m["corpus"].as_object()) {
+        let values: Vec<String> = corpus
+            .iter()
+            .filter_map(|(name, v)| v.as_f64().map(|v| format!("{name} {v:.4}")))
+            .collect();
+        line.push_str(&format!("; {}", values.join(", ")));
+    }
+    line
 }

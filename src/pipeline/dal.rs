@@ -85,6 +85,23 @@ pub struct IterationReport {
     pub mean_added_score: f64,
     /// Datastore rows after the iteration.
     pub datastore_rows: usize,
+    /// What the evaluator of [`DalHooks`] made of the iteration's chosen captions (e.g. the
+    /// corpus BLEU/CIDEr/CLIP-S against references); absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<serde_json::Value>,
+}
+
+/// Scores an iteration's chosen caption of every captioned image, `(image row, caption)` in
+/// image order; the result is stored in the iteration's report (and so in `dal.json`).
+pub type Evaluate<'a> = dyn FnMut(&[(usize, String)]) -> Result<serde_json::Value> + 'a;
+
+/// What [`Dal::run_with`] calls: after each committed iteration, and (optionally) to score
+/// each iteration's captions before it is committed.
+pub struct DalHooks<'a> {
+    /// Called with each iteration's report once its state is on disk.
+    pub on_iteration: &'a mut dyn FnMut(&IterationReport),
+    /// Scores the iteration's chosen captions (stored in the report).
+    pub evaluate: Option<&'a mut Evaluate<'a>>,
 }
 
 /// The loop's persistent state (`dal.json`).
@@ -146,6 +163,30 @@ impl Dal {
         state_dir: &Path,
         on_iteration: &mut dyn FnMut(&IterationReport),
     ) -> Result<(Datastore, DalState)> {
+        let hooks = DalHooks {
+            on_iteration,
+            evaluate: None,
+        };
+        self.run_with(
+            queries,
+            datastore,
+            base_exclusion,
+            captioner,
+            state_dir,
+            hooks,
+        )
+    }
+
+    /// [`Self::run`] with an evaluator of each iteration's captions (see [`DalHooks`]).
+    pub fn run_with(
+        &self,
+        queries: &RowMatrix<f32>,
+        datastore: Datastore,
+        base_exclusion: Option<&Exclusion>,
+        captioner: &mut dyn DalCaptioner,
+        state_dir: &Path,
+        mut hooks: DalHooks<'_>,
+    ) -> Result<(Datastore, DalState)> {
         if datastore.captions().is_none() {
             return Err(Error::invalid(
                 "datastore",
@@ -180,11 +221,22 @@ impl Dal {
                 &SearchOptions::default().exclude(&exclusion),
             )?;
             let candidates = caption_all(&ds, &found.indices, captioner)?;
-            let report = self.append_kept(iteration, candidates, &mut ds, &mut state)?;
+            let metrics = match hooks.evaluate.as_mut() {
+                Some(evaluate) => {
+                    let chosen: Vec<(usize, String)> = candidates
+                        .iter()
+                        .map(|(i, c)| (*i, c.text.clone()))
+                        .collect();
+                    Some(evaluate(&chosen)?)
+                }
+                None => None,
+            };
+            let mut report = self.append_kept(iteration, candidates, &mut ds, &mut state)?;
+            report.metrics = metrics;
             state.completed = iteration;
             state.reports.push(report.clone());
             save_state(state_dir, &ds, &state)?;
-            on_iteration(&report);
+            (hooks.on_iteration)(&report);
         }
         Ok((ds, state))
     }
@@ -233,6 +285,7 @@ impl Dal {
             added: kept.len(),
             mean_added_score: mean,
             datastore_rows: ds.rows(),
+            metrics: None,
         })
     }
 }

@@ -65,7 +65,7 @@ class Bleu:
 
     def compute_score(self, gts: Captions, res: Captions, verbose: int = 0) -> Tuple[List[float], List[List[float]]]:
         _, cands, refs = _paired(gts, res)
-        (corpus, per_item), _, _ = _recap_rs.ngram_scores(cands, refs)
+        corpus, per_item = _recap_rs.bleu_scores(cands, refs)
         n = self._n
         return list(corpus[:n]), [[row[k] for row in per_item] for k in range(n)]
 
@@ -78,7 +78,7 @@ class Rouge:
 
     def compute_score(self, gts: Captions, res: Captions) -> Tuple[float, np.ndarray]:
         _, cands, refs = _paired(gts, res)
-        _, (_, per_item), _ = _recap_rs.ngram_scores(cands, refs)
+        _, per_item = _recap_rs.rouge_scores(cands, refs)
         scores = np.array(per_item)
         return float(np.mean(scores)), scores
 
@@ -91,7 +91,7 @@ class Cider:
 
     def compute_score(self, gts: Captions, res: Captions) -> Tuple[float, np.ndarray]:
         _, cands, refs = _paired(gts, res)
-        _, _, (corpus, per_item) = _recap_rs.ngram_scores(cands, refs)
+        corpus, per_item = _recap_rs.cider_scores(cands, refs)
         return corpus, np.array(per_item)
 
     def method(self) -> str:
