@@ -27,8 +27,9 @@ pub mod search;
 pub mod smallcap;
 
 pub use crate::backend::{apply_map, Exclusion, Matches};
+pub use crate::backend::{QuantizedRows, ScreenMode, ScreenStats};
 pub use crate::io::captions::CaptionRecord;
 pub use datastore::{Datastore, Storage};
 pub use eval::{evaluate, evaluate_on, DirectionReport, RetrievalReport};
-pub use search::{SearchOptions, Similarity};
+pub use search::{Screen, SearchOptions, Similarity};
 pub use smallcap::{retrieved_captions, write_retrieved_captions};
