@@ -53,7 +53,9 @@ mod ranks;
 pub(crate) mod topk;
 mod types;
 
-pub use cpu::screen::{QuantizedRows, ScreenMode, ScreenStats};
+pub use cpu::screen::{
+    QuantizedRows, ScreenMode, ScreenStats, CANDIDATE_CAP as SCREEN_CANDIDATE_CAP,
+};
 pub use cpu::CpuBackend;
 pub use device::{BackendOptions, Device};
 pub use exclusion::Exclusion;

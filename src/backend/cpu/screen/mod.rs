@@ -539,7 +539,7 @@ fn screen_task(
                     }
                     out.cands[ri].push(((j0 + j) as u32, s + b));
                 }
-                if out.cands[ri].len() >= next_prune[ri] {
+                if out.cands[ri].len() >= next_prune[ri].min(CANDIDATE_CAP + 1) {
                     let l = out.lower.thr[ri];
                     out.cands[ri].retain(|c| c.1 >= l);
                     let len = out.cands[ri].len();
