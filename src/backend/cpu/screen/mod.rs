@@ -141,14 +141,14 @@ pub struct QuantizedRows {
     mode: ScreenMode,
     rows: usize,
     dim: usize,
-    groups: usize,
+    pub(crate) groups: usize,
     /// Panels of NR rows, `[group][NR]` words.
-    panels: Vec<u32>,
+    pub(crate) panels: Vec<u32>,
     /// Per row (padded to whole panels): int8 scale, `128·Σx̂`, `α`, `β`.
-    scale: Vec<f32>,
-    colsum128: Vec<i32>,
-    alpha: Vec<f32>,
-    beta: Vec<f32>,
+    pub(crate) scale: Vec<f32>,
+    pub(crate) colsum128: Vec<i32>,
+    pub(crate) alpha: Vec<f32>,
+    pub(crate) beta: Vec<f32>,
 }
 
 impl QuantizedRows {
