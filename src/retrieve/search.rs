@@ -58,6 +58,17 @@ impl Screen {
     }
 }
 
+impl std::fmt::Display for Screen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Screen::Auto => "auto",
+            Screen::None => "none",
+            Screen::Int8 => "int8",
+            Screen::Bf16 => "bf16",
+        })
+    }
+}
+
 impl std::str::FromStr for Screen {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {

@@ -54,6 +54,33 @@ pub fn pack_rows(data: RowsRef<'_>, d: usize, start: usize, n: usize, out: &mut 
     pack_rows_portable(data, d, start, n, out);
 }
 
+/// [`pack_rows`] of the (not necessarily consecutive) rows `rows` (`rows.len() <= NR`, each
+/// `< data.len() / d`), in that order: the same panel layout and values.
+pub fn pack_rows_indexed(data: RowsRef<'_>, d: usize, rows: &[u32], out: &mut [f32]) {
+    let n = rows.len();
+    assert!(n <= NR && out.len() == d * NR);
+    assert!(rows.iter().all(|&r| (r as usize + 1) * d <= data.len()));
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: AVX-512 F/BW/VL present; every row exists (asserted) and `out` holds
+            // d * NR values.
+            unsafe { avx512::pack_rows_at(data, d, |j| rows[j] as usize, n, out) };
+            return;
+        }
+    }
+    if n < NR {
+        out.fill(0.0);
+    }
+    for (j, &r) in rows.iter().enumerate() {
+        let r = r as usize;
+        let x = data.to_f32(r * d, (r + 1) * d);
+        for (k, &v) in x.iter().enumerate() {
+            out[k * NR + j] = v;
+        }
+    }
+}
+
 /// The portable packing (same output as the AVX-512 one).
 pub fn pack_rows_portable(data: RowsRef<'_>, d: usize, start: usize, n: usize, out: &mut [f32]) {
     debug_assert!(n <= NR && out.len() == d * NR);
@@ -365,6 +392,22 @@ mod avx512 {
         n: usize,
         out: &mut [f32],
     ) {
+        // SAFETY: forwarded.
+        unsafe { pack_rows_at(data, d, |j| start + j, n, out) }
+    }
+
+    /// [`pack_rows`] of the rows `row(0), …, row(n - 1)`.
+    ///
+    /// # Safety
+    /// As for [`pack_rows`], for every row `row(j)`, `j < n`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    pub unsafe fn pack_rows_at(
+        data: super::RowsRef<'_>,
+        d: usize,
+        row: impl Fn(usize) -> usize,
+        n: usize,
+        out: &mut [f32],
+    ) {
         let o = out.as_mut_ptr();
         for k0 in (0..d).step_by(16) {
             let w = 16.min(d - k0);
@@ -374,7 +417,7 @@ mod avx512 {
                 for (i, ri) in r.iter_mut().enumerate() {
                     let j = half * 16 + i;
                     if j < n {
-                        let at = (start + j) * d + k0;
+                        let at = row(j) * d + k0;
                         *ri = match data {
                             super::RowsRef::F32(v) => {
                                 _mm512_maskz_loadu_ps(mask, v.as_ptr().add(at))

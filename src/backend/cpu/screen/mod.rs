@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use super::kernel::{self, MR, NR};
 use super::search::{self, ExclusionCursors, Plan};
 use crate::backend::topk::TopK;
-use crate::backend::{Base, Exclusion, Matches, RowsRef, SearchTuning, StoredRows};
+use crate::backend::{Base, Exclusion, Matches, RowsRef, SearchTuning};
 use crate::error::{Error, Result};
 use crate::matrix::RowMatrix;
 use epilogue::{Acc, QueryPanel, RowPanel};
@@ -566,27 +566,11 @@ fn rescore(query: &[f32], base: Base<'_>, rows: &[u32], k: usize) -> TopK {
     let mut panel = vec![0f32; d * NR];
     let mut tile = vec![0f32; MR * NR];
     for chunk in rows.chunks(NR) {
-        pack_rows_gather(base.rows, d, chunk, &mut panel);
+        kernel::pack_rows_indexed(base.rows, d, chunk, &mut panel);
         kernel::micro_kernel(d, &packed_q, &panel, &mut tile);
         for (j, &row) in chunk.iter().enumerate() {
             top.push(0, tile[j], row as usize);
         }
     }
     top
-}
-
-/// Pack the datastore rows `rows` (`≤ NR`) into one `[k][NR]` panel (f16 widened exactly),
-/// zero past `rows.len()`: the layout of [`kernel::pack_rows`] for rows that are not
-/// consecutive.
-fn pack_rows_gather(data: StoredRows<'_>, d: usize, rows: &[u32], out: &mut [f32]) {
-    if rows.len() < NR {
-        out.fill(0.0);
-    }
-    for (j, &row) in rows.iter().enumerate() {
-        let r = row as usize;
-        let x = data.to_f32(r * d, (r + 1) * d);
-        for (kk, &v) in x.iter().enumerate() {
-            out[kk * NR + j] = v;
-        }
-    }
 }

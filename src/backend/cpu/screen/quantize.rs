@@ -88,7 +88,11 @@ pub(crate) fn quantize(x: &[f32], mode: ScreenMode, signed: bool) -> Quantized {
             let scale = (amax as f64 / 127.0) as f32;
             let inv = if scale > 0.0 { 1.0 / scale as f64 } else { 0.0 };
             for (i, &v) in x.iter().enumerate() {
-                let qv = ((v as f64) * inv).round().clamp(-127.0, 127.0) as i32;
+                // Round half away from zero (`as` truncates toward zero; the clamp keeps
+                // the cast in range). Any rounding would do: the error is measured below.
+                let t = ((v as f64) * inv).clamp(-127.0, 127.0);
+                let qv = (t.abs() + 0.5) as i32 * if t < 0.0 { -1 } else { 1 };
+                let qv = qv.clamp(-127, 127);
                 let approx = scale as f64 * qv as f64;
                 err2 += (v as f64 - approx).powi(2);
                 approx2 += approx * approx;

@@ -36,10 +36,77 @@ pub fn kernel_int8(groups: usize, a: &[u32], b: &[u32], c: &mut [i32]) {
     super::portable::kernel_int8(groups, a, b, c)
 }
 
+/// The machine's int8 (`vpdpbusd`) or bf16 (`vdpbf16ps`) peak in GOP/s (2 operations per
+/// multiply-add) on the current rayon pool: every thread runs 24 independent accumulator
+/// chains in registers for `iters` steps. `None` without the instruction.
+pub fn peak_gops(mode: super::ScreenMode, iters: usize) -> Option<f64> {
+    use rayon::prelude::*;
+    let ok = match mode {
+        super::ScreenMode::Int8 => available(),
+        super::ScreenMode::Bf16 => super::bf16::available(),
+    };
+    if !ok {
+        return None;
+    }
+    let threads = rayon::current_num_threads();
+    let t = std::time::Instant::now();
+    let sum: i64 = (0..threads)
+        .into_par_iter()
+        .map(|_| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                // SAFETY: the instruction's CPU feature was checked above.
+                unsafe { avx512::peak_loop(mode == super::ScreenMode::Bf16, iters) }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            0
+        })
+        .sum();
+    std::hint::black_box(sum);
+    let macs_per_instr = match mode {
+        super::ScreenMode::Int8 => 64.0,
+        super::ScreenMode::Bf16 => 32.0,
+    };
+    let ops = 2.0 * macs_per_instr * 24.0 * iters as f64 * threads as f64;
+    Some(ops / t.elapsed().as_secs_f64() / 1e9)
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::{MR, NR};
     use std::arch::x86_64::*;
+
+    /// # Safety
+    /// AVX512-F and AVX512-VNNI (int8) or AVX512-BF16 (`bf16`) must be available.
+    #[target_feature(enable = "avx512f,avx512vnni,avx512bf16")]
+    pub unsafe fn peak_loop(bf16: bool, iters: usize) -> i64 {
+        let mut acc = [_mm512_setzero_si512(); 24];
+        let mut accf = [_mm512_setzero_ps(); 24];
+        let a = _mm512_set1_epi32(0x0102_0304);
+        let b = _mm512_set1_epi32(0x0506_0708);
+        // SAFETY: register-only arithmetic; the transmutes reinterpret 64 bytes.
+        let (ah, bh): (__m512bh, __m512bh) =
+            unsafe { (std::mem::transmute(a), std::mem::transmute(b)) };
+        for _ in 0..iters {
+            if bf16 {
+                for f in accf.iter_mut() {
+                    *f = _mm512_dpbf16_ps(*f, ah, bh);
+                }
+            } else {
+                for v in acc.iter_mut() {
+                    *v = _mm512_dpbusd_epi32(*v, a, b);
+                }
+            }
+            // Keep the loop from being folded.
+            // SAFETY: an empty asm block.
+            unsafe { std::arch::asm!("", options(nomem, nostack)) };
+        }
+        let mut s = 0i64;
+        for (v, f) in acc.iter().zip(&accf) {
+            s += _mm512_reduce_add_epi32(*v) as i64 + _mm512_reduce_add_ps(*f) as i64;
+        }
+        s
+    }
 
     /// # Safety
     /// AVX512-F and AVX512-VNNI must be available; `a`, `b`, `c` must hold `groups·MR`,
