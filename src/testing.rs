@@ -153,3 +153,16 @@ pub mod screen {
         [run(true), run(false)]
     }
 }
+
+/// The AMX int8 tile against its scalar reference: `Some((AMX, reference))`, `None` when AMX
+/// is not usable here (`groups` must be a multiple of 16).
+pub fn screen_amx_tiles(groups: usize, a: &[u32], b: &[u32]) -> Option<(Vec<i32>, Vec<i32>)> {
+    use crate::backend::cpu::screen::amx;
+    let session = amx::Session::start(groups)?;
+    let n = amx::M * crate::backend::cpu::kernel::NR;
+    let (mut x, mut y) = (vec![0i32; n], vec![0i32; n]);
+    session.tile(groups, a, b, &mut x);
+    drop(session);
+    amx::tile_reference(groups, a, b, &mut y);
+    Some((x, y))
+}

@@ -303,3 +303,33 @@ fn appended_rows_rebuild_the_copy_and_bad_input_is_an_error() {
         .is_err());
     assert!("int4".parse::<Screen>().is_err());
 }
+
+#[test]
+fn dimensions_of_the_amx_kernel_with_partial_query_tiles() {
+    // d a multiple of 64 takes the AMX int8 kernel where the CPU has it (32-query tiles; 70
+    // queries leave a partial one), near-duplicate rows put many rows inside the bound.
+    for (d, seed) in [(64usize, 51u64), (128, 52), (192, 53)] {
+        let m = 1500;
+        let base = gaussianish(m / 10, d, seed);
+        let noise = gaussianish(m, d, seed + 1);
+        let data: Vec<f32> = (0..m)
+            .flat_map(|r| {
+                base.row(r % (m / 10))
+                    .iter()
+                    .zip(noise.row(r))
+                    .map(|(&b, &e)| b + 1e-3 * e)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let data = RowMatrix::from_vec(m, d, data).unwrap();
+        let queries = gaussianish(70, d, seed + 2);
+        let ds = Datastore::cosine(data.clone(), Storage::F32).unwrap();
+        let ex = Exclusion::per_query((0..70).map(|i| vec![i, i + 100, 1499]).collect());
+        for k in [1, 7, 33] {
+            let stats = check_modes(&ds, &queries, k, Some(&ex));
+            assert!(stats.iter().all(|s| s.plain_queries == 0));
+        }
+        let found = ds.search(&queries, 7).unwrap();
+        check_brute_force(&data, &queries, &found, true);
+    }
+}

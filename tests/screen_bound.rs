@@ -210,3 +210,23 @@ fn simd_epilogue_equals_the_scalar_one() {
     assert_eq!(simd.2[0], u32::MAX);
     assert!(simd.2.iter().any(|&m| m != 0 && m != u32::MAX));
 }
+
+#[test]
+fn amx_tile_equals_its_scalar_reference() {
+    let (_, nr) = TILE;
+    let m = 32;
+    for groups in [16usize, 32, 192] {
+        let a = words(m * groups, 5 + groups as u64);
+        let b = words(groups * nr, 9 + groups as u64);
+        let Some((x, y)) = recap::testing::screen_amx_tiles(groups, &a, &b) else {
+            recap::testing::skip("AMX int8 tile: no AMX (or not permitted) on this machine");
+            return;
+        };
+        assert_eq!(x, y, "groups {groups}");
+        let ext_a = vec![0xFFFF_FFFFu32; m * groups];
+        let ext_b = vec![0x8181_8181u32; groups * nr];
+        let (x, y) = recap::testing::screen_amx_tiles(groups, &ext_a, &ext_b).unwrap();
+        assert_eq!(x, y);
+        assert_eq!(x[0], -255 * 127 * 4 * groups as i32);
+    }
+}

@@ -115,6 +115,7 @@ struct Measured {
     peak: Option<f64>,
     int8_peak: Option<f64>,
     bf16_peak: Option<f64>,
+    amx_peak: Option<f64>,
     copies: Vec<(String, f64, usize)>,
     rss_f32_gb: Option<f64>,
     timings: Vec<Timing>,
@@ -186,6 +187,11 @@ fn run_in_pool(args: &BenchRetrieveArgs) -> Result<()> {
         timings.push(t);
     }
     let peak = machine_gemm_gflops(args.peak_n, args.repeat);
+    let amx_peak = if args.peak_n > 0 {
+        crate::backend::cpu::screen::amx::peak_gops(2_000_000)
+    } else {
+        None
+    };
     let (int8_peak, bf16_peak) = if args.peak_n > 0 {
         (
             crate::backend::cpu::screen::vnni::peak_gops(ScreenMode::Int8, 20_000_000),
@@ -203,6 +209,7 @@ fn run_in_pool(args: &BenchRetrieveArgs) -> Result<()> {
         peak,
         int8_peak,
         bf16_peak,
+        amx_peak,
         copies,
         rss_f32_gb,
         timings,
@@ -247,6 +254,8 @@ fn append_jsonl(path: &PathBuf, args: &BenchRetrieveArgs, r: &Measured) -> Resul
             "rescored_max": t.stats.as_ref().map(|s| s.rescored_max),
             "plain_queries": t.stats.as_ref().map(|s| s.plain_queries),
             "machine_int8_gops": r.int8_peak, "machine_bf16_gops": r.bf16_peak,
+            "machine_amx_int8_gops": r.amx_peak,
+            "screen_kernel": t.stats.as_ref().map(|s| s.kernel),
             "q": q, "m": m, "d": d, "k": t.k, "threads": rayon::current_num_threads(),
             "load_s": r.load_s, "normalize_s": r.normalize_s, "build_s": 0.0,
             "search_s": med, "search_min_s": s[0], "search_max_s": s[s.len() - 1],
@@ -383,6 +392,7 @@ fn report(args: &BenchRetrieveArgs, r: &Measured) {
     for (name, p) in [
         ("int8 vpdpbusd", r.int8_peak),
         ("bf16 vdpbf16ps", r.bf16_peak),
+        ("int8 AMX tdpbusd", r.amx_peak),
     ] {
         if let Some(p) = p {
             println!("  machine {name} peak (registers only): {p:.1} GOP/s");
@@ -412,7 +422,7 @@ fn report(args: &BenchRetrieveArgs, r: &Measured) {
             None => ("none", "-".to_string()),
         };
         println!(
-            "  {:>5} {:>7} {:>6} {:>9.3} {:>10.0} {:>9.1} {:>17}  {:?}",
+            "  {:>5} {:>7} {:>6} {:>9.3} {:>10.0} {:>9.1} {:>17}  {:?} {}",
             t.k,
             format!("{:?}", t.storage),
             screen,
@@ -423,7 +433,8 @@ fn report(args: &BenchRetrieveArgs, r: &Measured) {
             t.runs
                 .iter()
                 .map(|r| (r * 1000.0).round() / 1000.0)
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>(),
+            t.stats.as_ref().map_or("", |s| s.kernel)
         );
     }
     println!(

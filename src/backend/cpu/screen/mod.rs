@@ -27,6 +27,7 @@
 //! thousands of duplicates of its k-th row), or whose norm is outside the bound's range, is
 //! searched by the plain f32 search instead (reported as `plain_queries`).
 
+pub(crate) mod amx;
 pub(crate) mod bf16;
 pub(crate) mod bound;
 pub(crate) mod epilogue;
@@ -70,9 +71,16 @@ impl ScreenMode {
         }
     }
 
-    /// The kernel this CPU runs for the mode (`"avx512-vnni"`, `"avx512-bf16"`, `"portable"`).
+    /// The kernel this CPU runs for the mode (`"amx-int8"`, `"avx512-vnni"`, `"avx512-bf16"`,
+    /// `"portable"`); AMX needs `d` to be a multiple of 64 ([`Self::kernel_for_dim`]).
     pub fn kernel(self) -> &'static str {
+        self.kernel_for_dim(64)
+    }
+
+    /// The kernel this CPU runs for the mode on rows of dimension `dim`.
+    pub fn kernel_for_dim(self, dim: usize) -> &'static str {
         match self {
+            ScreenMode::Int8 if amx::usable(dim.div_ceil(4)) => "amx-int8",
             ScreenMode::Int8 if vnni::available() => "avx512-vnni",
             ScreenMode::Bf16 if bf16::available() => "avx512-bf16",
             _ => "portable",
@@ -410,7 +418,7 @@ pub(crate) fn search(
     }
     let stats = ScreenStats {
         mode,
-        kernel: mode.kernel(),
+        kernel: mode.kernel_for_dim(d),
         queries: q,
         rescored_mean: if counts.is_empty() {
             0.0
@@ -473,31 +481,49 @@ fn screen_task(
     if nq == 0 || r0 >= r1 {
         return out;
     }
-    let n_qp = nq.div_ceil(MR);
-    let mut qpanels = vec![0u32; n_qp * groups * MR];
-    for (p, panel) in qpanels.chunks_exact_mut(groups * MR).enumerate() {
-        let members: Vec<&[u32]> = (q0 + p * MR..(q0 + (p + 1) * MR).min(q1))
+    // AMX: tiles of 32 queries, row-major query words; else MR-query panels [group][MR].
+    let amx = match qr.mode {
+        ScreenMode::Int8 => amx::Session::start(groups),
+        ScreenMode::Bf16 => None,
+    };
+    let pr = if amx.is_some() { amx::M } else { MR };
+    let n_qp = nq.div_ceil(pr);
+    let mut qpanels = vec![0u32; n_qp * groups * pr];
+    for (p, panel) in qpanels.chunks_exact_mut(groups * pr).enumerate() {
+        let members: Vec<&[u32]> = (q0 + p * pr..(q0 + (p + 1) * pr).min(q1))
             .map(|i| &qs.words[i].words[..])
             .collect();
-        quantize::pack_query_panel(&members, groups, panel);
+        if amx.is_some() {
+            for (r, w) in members.iter().enumerate() {
+                panel[r * groups..(r + 1) * groups].copy_from_slice(w);
+            }
+        } else {
+            quantize::pack_query_panel(&members, groups, panel);
+        }
     }
     let mut cursors = ExclusionCursors::new(exclusion, q0, nq, r0);
     let mut next_prune = vec![1024usize; nq];
-    let mut acc_i = vec![0i32; MR * NR];
-    let mut acc_f = vec![0f32; MR * NR];
-    let mut s_tile = vec![0f32; MR * NR];
-    let mut b_tile = vec![0f32; MR * NR];
-    let mut masks = [0u32; MR];
+    let mut acc_i = vec![0i32; pr * NR];
+    let mut acc_f = vec![0f32; pr * NR];
+    let mut s_tile = vec![0f32; pr * NR];
+    let mut b_tile = vec![0f32; pr * NR];
+    let mut masks = vec![0u32; pr];
     for j0 in (r0..r1).step_by(NR) {
         let p = j0 / NR;
         let n = NR.min(r1 - j0);
         let valid = if n == NR { u32::MAX } else { (1u32 << n) - 1 };
         let rpanel = &qr.panels[p * groups * NR..(p + 1) * groups * NR];
         let rows = qr.row_panel(p);
-        for (qp, qpanel) in qpanels.chunks_exact(groups * MR).enumerate() {
-            let a = qp * MR;
-            let nr = MR.min(nq - a);
+        for (qp, qpanel) in qpanels.chunks_exact(groups * pr).enumerate() {
+            let a = qp * pr;
+            let nr = pr.min(nq - a);
             let acc = match qr.mode {
+                ScreenMode::Int8 if amx.is_some() => {
+                    if let Some(session) = &amx {
+                        session.tile(groups, qpanel, rpanel, &mut acc_i);
+                    }
+                    Acc::Int8(&acc_i)
+                }
                 ScreenMode::Int8 => {
                     vnni::kernel_int8(groups, qpanel, rpanel, &mut acc_i);
                     Acc::Int8(&acc_i)
