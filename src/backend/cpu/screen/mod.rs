@@ -583,19 +583,23 @@ fn screen_task(
 }
 
 /// The f32 scores of `query` against `rows` (ascending), by the plain search's packing and
-/// micro-kernel (bit-identical scores), and the top `k` of them under the tie rule.
+/// FMA chains ([`kernel::query_panels`], bit-identical to the search's micro-kernel), and the
+/// top `k` of them under the tie rule.
 fn rescore(query: &[f32], base: Base<'_>, rows: &[u32], k: usize) -> TopK {
+    const PANELS: usize = 4;
     let d = base.dim;
     let mut top = TopK::new(1, k);
-    let mut packed_q = Vec::new();
-    kernel::pack_queries(query, d, &mut packed_q);
-    let mut panel = vec![0f32; d * NR];
-    let mut tile = vec![0f32; MR * NR];
-    for chunk in rows.chunks(NR) {
-        kernel::pack_rows_indexed(base.rows, d, chunk, &mut panel);
-        kernel::micro_kernel(d, &packed_q, &panel, &mut tile);
-        for (j, &row) in chunk.iter().enumerate() {
-            top.push(0, tile[j], row as usize);
+    let mut panels = vec![0f32; PANELS * d * NR];
+    let mut scores = [0f32; PANELS * NR];
+    for group in rows.chunks(PANELS * NR) {
+        let np = group.len().div_ceil(NR);
+        for (p, chunk) in group.chunks(NR).enumerate() {
+            let panel = &mut panels[p * d * NR..(p + 1) * d * NR];
+            kernel::pack_rows_indexed(base.rows, d, chunk, panel);
+        }
+        kernel::query_panels(d, query, &panels, np, &mut scores);
+        for (j, &row) in group.iter().enumerate() {
+            top.push(0, scores[j], row as usize);
         }
     }
     top
