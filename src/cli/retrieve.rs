@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! recap retrieve --texts texts.npy --images images.npy -k 7 [--map W.npy]
-//!     [--metric cosine|ip] [--f16] [--out-indices I.npy --out-scores S.npy]
+//!     [--metric cosine|ip] [--f16] [--screen auto|int8|bf16|none]
+//!     [--out-indices I.npy --out-scores S.npy]
 //!     [--captions captions.json --out retrieved.json [--query-ids ids.json]
 //!      [--exclude-same-image]]
 //! ```

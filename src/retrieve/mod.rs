@@ -18,6 +18,12 @@
 //! - Memory: `O(q·k)` for the results plus a few small tiles per thread; the `q x m` score
 //!   matrix never exists.
 //!
+//! - Screening ([`Screen`], default [`Screen::Auto`]): on the CPU the datastore is first
+//!   screened at low precision (int8 on AMX / AVX512-VNNI, or bf16) with a proven error bound,
+//!   and only the rows that can still be in the top-k are rescored in f32. The result equals
+//!   the plain f32 search's bit for bit; [`Datastore::search_report`] says how many rows were
+//!   rescored ([`ScreenStats`]).
+//!
 //! The search itself runs on the datastore's [`Backend`](crate::backend::Backend) (the CPU's
 //! AVX-512 tile search, or cuBLAS tiles with the NVRTC top-k merge on a GPU).
 

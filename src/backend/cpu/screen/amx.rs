@@ -187,8 +187,8 @@ pub fn tile_reference(groups: usize, a: &[u32], b: &[u32], c: &mut [i32]) {
             let mut s = 0i32;
             for g in 0..groups {
                 let (aw, bw) = (a[r * groups + g].to_le_bytes(), b[g * NR + j].to_le_bytes());
-                for t in 0..4 {
-                    s = s.wrapping_add(aw[t] as i32 * bw[t] as i8 as i32);
+                for (&x, &y) in aw.iter().zip(&bw) {
+                    s = s.wrapping_add(x as i32 * y as i8 as i32);
                 }
             }
             c[r * NR + j] = s;

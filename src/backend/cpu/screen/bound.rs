@@ -18,8 +18,9 @@
 //!    `|s − q·x| ≤ γ_d·Σ|q_i x_i| + d·2⁻¹⁵⁰ ≤ γ_d·G + d·2⁻¹⁵⁰` (the absolute term covers
 //!    results in the subnormal range, where a rounding errs by at most half of `2⁻¹⁴⁹`), as
 //!    long as nothing overflows: `Σ|q_i x_i| ≤ G < 2¹²⁰` by the range check below.
-//! 3. *The screening product.* int8: `D = q̂·x̂` is an exact integer — `vpdpbusd` computes
-//!    `Σ (q̂_i + 128)·x̂_i` in i32 and `128·Σ x̂_i` (per row) is subtracted; every partial sum
+//! 3. *The screening product.* int8: `D = q̂·x̂` is an exact integer — `vpdpbusd` (or AMX
+//!    `tdpbusd`, or the portable kernel) computes `Σ (q̂_i + 128)·x̂_i` in i32 and
+//!    `128·Σ x̂_i` (per row) is subtracted; every partial sum
 //!    is at most `255·127·d < 2³¹` in magnitude for `d ≤` [`MAX_DIM_INT8`], so nothing wraps.
 //!    Then `ŝ = (f32(D)·s_x)·s_q`: three roundings, `|ŝ − q̃·x̃| ≤ 3.01u·‖q̃‖‖x̃‖ + 2⁻¹⁵⁰`
 //!    (`f32(D)·s_x` is zero or normal since `s_x ≥ 2⁻⁸²` in range; only the last product can
@@ -110,11 +111,9 @@ pub struct RowTerms {
 }
 
 impl RowTerms {
-    /// From f64-computed norms (`d` values summed).
-    pub fn new(d: usize, norm: f64, approx: f64, err: f64, in_range: bool) -> Self {
-        // Sums of d squares in f64 err by at most γ_d (f64) relatively; 2⁻²⁰ covers it for
-        // any d below 2³⁰.
-        let _ = d;
+    /// From f64-computed norms. Sums of `d` squares in f64 err by at most `γ_d` (f64
+    /// roundoff) relatively, in any order; the factor `1 + 2⁻²⁰` covers it for `d < 2³⁰`.
+    pub fn new(norm: f64, approx: f64, err: f64, in_range: bool) -> Self {
         RowTerms {
             n: norm.max(approx) * INFLATE,
             n_hat: approx * INFLATE,

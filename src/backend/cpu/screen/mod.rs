@@ -8,7 +8,10 @@
 //!    saved with the datastore) is packed in the panels of the search (`NR` rows).
 //! 2. Queries are quantized the same way per search ([`quantize`]).
 //! 3. *Screening pass* (blocked like [`crate::backend::cpu::search`]: query blocks x row
-//!    ranges, `MR x NR` tiles in registers, never a `q x m` matrix): for each pair,
+//!    ranges, `MR x NR` tiles in registers — `32 x NR` tiles in AMX tile registers — never a
+//!    `q x m` matrix; kernels chosen at run time: AMX `tdpbusd` ([`amx`]), AVX512-VNNI
+//!    `vpdpbusd` ([`vnni`]), AVX512-BF16 `vdpbf16ps` ([`bf16`]), or [`portable`]): for each
+//!    pair,
 //!    `lower = ŝ − B ≤ s ≤ ŝ + B = upper` ([`bound`]). Per query, the k largest lower bounds
 //!    over non-excluded rows give a running threshold `L`; a row is a candidate while
 //!    `upper ≥ L`. Candidate lists are pruned against the rising threshold.
@@ -436,7 +439,6 @@ pub(crate) fn search(
 }
 
 fn quantize_queries(queries: RowsRef<'_, f32>, mode: ScreenMode) -> Queries {
-    let d = queries.cols();
     let words: Vec<Quantized> = (0..queries.rows())
         .into_par_iter()
         .map(|i| quantize::quantize(queries.row(i), mode, false))
@@ -453,7 +455,6 @@ fn quantize_queries(queries: RowsRef<'_, f32>, mode: ScreenMode) -> Queries {
         qs.nq.push(n);
         qs.eq.push(e);
     }
-    let _ = d;
     qs.words = words;
     qs
 }

@@ -74,7 +74,7 @@ pub(crate) fn quantize(x: &[f32], mode: ScreenMode, signed: bool) -> Quantized {
         if !signed && mode == ScreenMode::Int8 {
             words.iter_mut().for_each(|w| *w = 0x8080_8080);
         }
-        let terms = RowTerms::new(d, norm, norm, 0.0, false);
+        let terms = RowTerms::new(norm, norm, 0.0, false);
         return Quantized {
             words,
             scale: 0.0,
@@ -117,7 +117,7 @@ pub(crate) fn quantize(x: &[f32], mode: ScreenMode, signed: bool) -> Quantized {
             1.0
         }
     };
-    let terms = RowTerms::new(d, norm, approx2.sqrt(), err2.sqrt(), true);
+    let terms = RowTerms::new(norm, approx2.sqrt(), err2.sqrt(), true);
     Quantized {
         words,
         scale,

@@ -85,8 +85,12 @@ mod avx512 {
         let a = _mm512_set1_epi32(0x0102_0304);
         let b = _mm512_set1_epi32(0x0506_0708);
         // SAFETY: register-only arithmetic; the transmutes reinterpret 64 bytes.
-        let (ah, bh): (__m512bh, __m512bh) =
-            unsafe { (std::mem::transmute(a), std::mem::transmute(b)) };
+        let (ah, bh) = unsafe {
+            (
+                std::mem::transmute::<__m512i, __m512bh>(a),
+                std::mem::transmute::<__m512i, __m512bh>(b),
+            )
+        };
         for _ in 0..iters {
             if bf16 {
                 for f in accf.iter_mut() {
