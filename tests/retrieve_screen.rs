@@ -333,3 +333,19 @@ fn dimensions_of_the_amx_kernel_with_partial_query_tiles() {
         check_brute_force(&data, &queries, &found, true);
     }
 }
+
+#[test]
+fn empty_queries_and_tiny_datastores() {
+    let d = 64;
+    let ds = Datastore::inner_product(gaussianish(3, d, 61), Storage::F32).unwrap();
+    check_modes(&ds, &RowMatrix::from_vec(0, d, vec![]).unwrap(), 5, None);
+    check_modes(&ds, &gaussianish(2, d, 62), 5, None);
+    let zero_query = RowMatrix::from_vec(1, d, vec![0.0; d]).unwrap();
+    let stats = check_modes(&ds, &zero_query, 2, None);
+    assert!(stats.iter().all(|s| s.plain_queries == 1), "{stats:?}");
+    if let Ok(empty) =
+        Datastore::inner_product(RowMatrix::from_vec(0, d, vec![]).unwrap(), Storage::F32)
+    {
+        check_modes(&empty, &gaussianish(2, d, 63), 3, None);
+    }
+}
