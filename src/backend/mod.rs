@@ -167,6 +167,12 @@ pub trait Backend: Send + Sync {
         Ok(None)
     }
 
+    /// Whether [`Backend::screened_search`] is implemented (else a datastore does not build
+    /// its low-precision copy for this backend).
+    fn supports_screening(&self) -> bool {
+        false
+    }
+
     /// For every query (`q x dim`, used as given), the 1-based rank of its best-ranked hit
     /// among all rows of `base` (`None` without hits): one plus the number of rows that rank
     /// before it. `hits[i]` lists the rows that count as hits for query `i`.

@@ -157,7 +157,9 @@ fn run_in_pool(args: &RetrieveArgs) -> Result<()> {
         None
     };
     let screen = Screen::from(args.screen);
-    let mode = screen.resolve(ds.dim())?;
+    let mode = screen
+        .resolve(ds.dim())?
+        .filter(|_| ds.backend().supports_screening());
     let t_copy = Instant::now();
     if let Some(mode) = mode {
         ds.screen_copy(mode)?;

@@ -418,7 +418,8 @@ impl Datastore {
         };
         let queries = RowsRef::new(rows, q, d)?;
         let tuning = opts.tuning();
-        if let Some(mode) = opts.screen.resolve(d)? {
+        let mode = opts.screen.resolve(d)?;
+        if let Some(mode) = mode.filter(|_| self.backend.supports_screening()) {
             if k == 0 {
                 return Err(Error::invalid("k", "must be at least 1"));
             }

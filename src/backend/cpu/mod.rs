@@ -132,6 +132,10 @@ impl Backend for CpuBackend {
         screen::search(queries, base, quantized, k, exclusion, tuning).map(Some)
     }
 
+    fn supports_screening(&self) -> bool {
+        true
+    }
+
     fn first_hit_ranks(
         &self,
         queries: RowsRef<'_, f32>,
