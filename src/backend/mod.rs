@@ -53,6 +53,9 @@ mod ranks;
 pub(crate) mod topk;
 mod types;
 
+pub use cpu::screen::{
+    QuantizedRows, ScreenMode, ScreenStats, CANDIDATE_CAP as SCREEN_CANDIDATE_CAP,
+};
 pub use cpu::CpuBackend;
 pub use device::{BackendOptions, Device};
 pub use exclusion::Exclusion;
@@ -146,6 +149,29 @@ pub trait Backend: Send + Sync {
         exclusion: Option<&Exclusion>,
         tuning: &SearchTuning<'_>,
     ) -> Result<Matches>;
+
+    /// [`Backend::search`] screened by a low-precision copy of the rows (`quantized`, built
+    /// from `base` by [`QuantizedRows::build`]): the same results, bit for bit, plus what the
+    /// screen did. `Ok(None)` when this backend has no screened search (the caller then runs
+    /// [`Backend::search`]).
+    fn screened_search(
+        &self,
+        queries: RowsRef<'_, f32>,
+        base: Base<'_>,
+        quantized: &QuantizedRows,
+        k: usize,
+        exclusion: Option<&Exclusion>,
+        tuning: &SearchTuning<'_>,
+    ) -> Result<Option<(Matches, ScreenStats)>> {
+        let _ = (queries, base, quantized, k, exclusion, tuning);
+        Ok(None)
+    }
+
+    /// Whether [`Backend::screened_search`] is implemented (else a datastore does not build
+    /// its low-precision copy for this backend).
+    fn supports_screening(&self) -> bool {
+        false
+    }
 
     /// For every query (`q x dim`, used as given), the 1-based rank of its best-ranked hit
     /// among all rows of `base` (`None` without hits): one plus the number of rows that rank

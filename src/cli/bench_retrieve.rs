@@ -1,8 +1,10 @@
 //! `recap bench retrieve`: throughput of the exact top-k search.
 //!
 //! Runs on the peers' files (`--texts datastore.npy --images queries.npy`) or on
-//! synthetic unit-norm data (`--m --q --d`). For each k (default 1, 7, 100) and for f16
-//! storage (k = 7) it reports the median search time over `--repeat` runs, queries/s and
+//! synthetic unit-norm data (`--m --q --d`). For each screening choice (`--screen`, default
+//! `none,int8,bf16`: the plain f32 search and the two exact screened searches, with the
+//! rescored rows per query and the time to build each quantized copy), each k (default 1, 7,
+//! 100), and for f16 storage (k = 7, plain search) it reports the median search time over `--repeat` runs, queries/s and
 //! GFLOP/s (= 2·q·m·d / time). In the same run it measures the GEMM part alone (the same
 //! packed tile loop without selection) and the machine's f32 GEMM rate (faer `matmul` of
 //! `--peak-n`³), and the peak RSS after the f32 searches (datastore + queries + results) and
@@ -16,11 +18,11 @@ use std::time::Instant;
 use clap::Args;
 
 use super::common::ComputeArgs;
-use crate::backend::{CpuBackend, RowsRef};
+use crate::backend::{CpuBackend, RowsRef, ScreenMode};
 use crate::error::{Error, Result};
 use crate::io::npy;
 use crate::matrix::RowMatrix;
-use crate::retrieve::{Datastore, Matches, SearchOptions, Storage};
+use crate::retrieve::{Datastore, Matches, Screen, ScreenStats, SearchOptions, Storage};
 
 /// Options of `recap bench retrieve`.
 #[derive(Args, Debug)]
@@ -43,6 +45,9 @@ pub struct BenchRetrieveArgs {
     /// Values of k to time (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = vec![1usize, 7, 100])]
     pub k: Vec<usize>,
+    /// Screening choices to time (comma-separated: none, int8, bf16, auto).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![Screen::None, Screen::Int8, Screen::Bf16])]
+    pub screen: Vec<Screen>,
     /// Also time f16 storage at this k (0 = skip).
     #[arg(long, default_value_t = 7)]
     pub f16_k: usize,
@@ -73,6 +78,18 @@ struct Timing {
     k: usize,
     storage: Storage,
     runs: Vec<f64>,
+    /// What the screen did (None: plain search).
+    stats: Option<ScreenStats>,
+}
+
+impl Timing {
+    fn method(&self) -> String {
+        let storage = format!("{:?}", self.storage).to_lowercase();
+        match &self.stats {
+            Some(s) => format!("recap_{storage}_screen_{}", s.mode.name()),
+            None => format!("recap_{storage}"),
+        }
+    }
 }
 
 impl Timing {
@@ -96,6 +113,10 @@ struct Measured {
     normalize_s: f64,
     gemm_s: f64,
     peak: Option<f64>,
+    int8_peak: Option<f64>,
+    bf16_peak: Option<f64>,
+    amx_peak: Option<f64>,
+    copies: Vec<(String, f64, usize)>,
     rss_f32_gb: Option<f64>,
     timings: Vec<Timing>,
     outs: Vec<Option<String>>,
@@ -130,15 +151,33 @@ fn run_in_pool(args: &BenchRetrieveArgs) -> Result<()> {
     drop(unit_queries);
     let mut timings = Vec::new();
     let mut outs = Vec::new();
-    for &k in &args.k {
-        let (t, matches) = time_search(&ds32, &queries, k, &opts, args.repeat)?;
-        outs.push(write_prefix(args, &format!("k{k}"), &matches)?);
-        timings.push(t);
+    let mut copies = Vec::new();
+    for &screen in &args.screen {
+        let mode = screen.resolve(d)?;
+        if let Some(mode) = mode {
+            let t = Instant::now();
+            let bytes = ds32.screen_copy(mode)?.bytes();
+            copies.push((mode.name().to_string(), t.elapsed().as_secs_f64(), bytes));
+        }
+        let opts = SearchOptions { screen, ..opts };
+        for &k in &args.k {
+            let (t, matches) = time_search(&ds32, &queries, k, &opts, args.repeat)?;
+            let tag = match mode {
+                Some(mode) => format!("{}_k{k}", mode.name()),
+                None => format!("k{k}"),
+            };
+            outs.push(write_prefix(args, &tag, &matches)?);
+            timings.push(t);
+        }
     }
     let rss_f32_gb = peak_rss_gb();
     if args.f16_k > 0 {
         let ds16 = ds32.to_storage(Storage::F16)?;
         drop(ds32);
+        let opts = SearchOptions {
+            screen: Screen::None,
+            ..opts
+        };
         let (t, matches) = time_search(&ds16, &queries, args.f16_k, &opts, args.repeat)?;
         outs.push(write_prefix(
             args,
@@ -148,6 +187,19 @@ fn run_in_pool(args: &BenchRetrieveArgs) -> Result<()> {
         timings.push(t);
     }
     let peak = machine_gemm_gflops(args.peak_n, args.repeat);
+    let amx_peak = if args.peak_n > 0 {
+        crate::backend::cpu::screen::amx::peak_gops(2_000_000)
+    } else {
+        None
+    };
+    let (int8_peak, bf16_peak) = if args.peak_n > 0 {
+        (
+            crate::backend::cpu::screen::vnni::peak_gops(ScreenMode::Int8, 20_000_000),
+            crate::backend::cpu::screen::vnni::peak_gops(ScreenMode::Bf16, 5_000_000),
+        )
+    } else {
+        (None, None)
+    };
     let measured = Measured {
         shape: (q, m, d),
         gflop,
@@ -155,6 +207,10 @@ fn run_in_pool(args: &BenchRetrieveArgs) -> Result<()> {
         normalize_s,
         gemm_s,
         peak,
+        int8_peak,
+        bf16_peak,
+        amx_peak,
+        copies,
         rss_f32_gb,
         timings,
         outs,
@@ -192,7 +248,14 @@ fn append_jsonl(path: &PathBuf, args: &BenchRetrieveArgs, r: &Measured) -> Resul
         let v = serde_json::json!({
             // table.py groups by (label, method): one label per k.
             "kind": "topk", "label": format!("{}{}k{}", args.label, if args.label.is_empty() { "" } else { "_" }, t.k),
-            "method": format!("recap_{}", format!("{:?}", t.storage).to_lowercase()),
+            "method": t.method(),
+            "screen": t.stats.as_ref().map(|s| s.mode.name()),
+            "rescored_mean": t.stats.as_ref().map(|s| s.rescored_mean),
+            "rescored_max": t.stats.as_ref().map(|s| s.rescored_max),
+            "plain_queries": t.stats.as_ref().map(|s| s.plain_queries),
+            "machine_int8_gops": r.int8_peak, "machine_bf16_gops": r.bf16_peak,
+            "machine_amx_int8_gops": r.amx_peak,
+            "screen_kernel": t.stats.as_ref().map(|s| s.kernel),
             "q": q, "m": m, "d": d, "k": t.k, "threads": rayon::current_num_threads(),
             "load_s": r.load_s, "normalize_s": r.normalize_s, "build_s": 0.0,
             "search_s": med, "search_min_s": s[0], "search_max_s": s[s.len() - 1],
@@ -295,16 +358,19 @@ fn time_search(
 ) -> Result<(Timing, Matches)> {
     let mut runs = Vec::new();
     let mut last = None;
+    let mut stats = None;
     for _ in 0..repeat.max(1) {
         let t = Instant::now();
-        let m = ds.search_with(queries, k, opts)?;
+        let (m, s) = ds.search_report(queries, k, opts)?;
         runs.push(t.elapsed().as_secs_f64());
         last = Some(m);
+        stats = s;
     }
     let timing = Timing {
         k,
         storage: ds.storage(),
         runs,
+        stats,
     };
     Ok((timing, last.expect("at least one run")))
 }
@@ -323,27 +389,52 @@ fn report(args: &BenchRetrieveArgs, r: &Measured) {
             n = args.peak_n
         );
     }
+    for (name, p) in [
+        ("int8 vpdpbusd", r.int8_peak),
+        ("bf16 vdpbf16ps", r.bf16_peak),
+        ("int8 AMX tdpbusd", r.amx_peak),
+    ] {
+        if let Some(p) = p {
+            println!("  machine {name} peak (registers only): {p:.1} GOP/s");
+        }
+    }
+    for (mode, s, bytes) in &r.copies {
+        println!(
+            "  {mode} copy: built in {s:.3} s, {:.3} GB",
+            *bytes as f64 / 1e9
+        );
+    }
     println!(
         "  GEMM part alone (same tiles, no selection): {:.3} s = {gemm_rate:.1} GFLOP/s",
         r.gemm_s
     );
     println!(
-        "  {:>5} {:>7} {:>9} {:>10} {:>9}  runs",
-        "k", "storage", "search s", "queries/s", "GFLOP/s"
+        "  {:>5} {:>7} {:>6} {:>9} {:>10} {:>9} {:>17}  runs",
+        "k", "storage", "screen", "search s", "queries/s", "GFLOP/s", "rescored mean/max"
     );
     for t in &r.timings {
         let s = t.median();
+        let (screen, rescored) = match &t.stats {
+            Some(st) => (
+                st.mode.name(),
+                format!("{:.1}/{}", st.rescored_mean, st.rescored_max),
+            ),
+            None => ("none", "-".to_string()),
+        };
         println!(
-            "  {:>5} {:>7} {:>9.3} {:>10.0} {:>9.1}  {:?}",
+            "  {:>5} {:>7} {:>6} {:>9.3} {:>10.0} {:>9.1} {:>17}  {:?} {}",
             t.k,
             format!("{:?}", t.storage),
+            screen,
             s,
             q as f64 / s,
             gflop / s,
+            rescored,
             t.runs
                 .iter()
                 .map(|r| (r * 1000.0).round() / 1000.0)
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>(),
+            t.stats.as_ref().map_or("", |s| s.kernel)
         );
     }
     println!(

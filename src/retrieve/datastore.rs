@@ -7,13 +7,17 @@
 //! (half the memory); scores are still accumulated in f32 from the f16 values.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use half::f16;
 use serde::{Deserialize, Serialize};
 
 use super::search::{SearchOptions, Similarity};
-use crate::backend::{Backend, Base, Device, Matches, RowsMut, RowsRef, StoredRows};
+use crate::backend::cpu::screen::file as screen_file;
+use crate::backend::{
+    Backend, Base, Device, Matches, QuantizedRows, RowsMut, RowsRef, ScreenMode, ScreenStats,
+    StoredRows,
+};
 use crate::error::{Error, Result};
 use crate::io::atomic::write_json_atomic;
 use crate::io::captions::{read_records, CaptionRecord};
@@ -39,8 +43,28 @@ enum Embeddings {
     F16(Vec<f16>),
 }
 
+/// The low-precision screening copies of the rows, built on first use (or loaded).
+#[derive(Clone, Default)]
+struct Screens {
+    int8: OnceLock<Arc<QuantizedRows>>,
+    bf16: OnceLock<Arc<QuantizedRows>>,
+}
+
+impl Screens {
+    fn slot(&self, mode: ScreenMode) -> &OnceLock<Arc<QuantizedRows>> {
+        match mode {
+            ScreenMode::Int8 => &self.int8,
+            ScreenMode::Bf16 => &self.bf16,
+        }
+    }
+}
+
 /// Embeddings of the captions a query can retrieve, with their records, and the device its
 /// searches run on (the CPU unless [`Datastore::on`] says otherwise).
+///
+/// A datastore also keeps the low-precision copies of its rows that screened searches use
+/// ([`Datastore::screen_copy`]: int8, a quarter of the f32 bytes, or bf16), built once on
+/// first use and saved with it.
 #[derive(Clone)]
 pub struct Datastore {
     dim: usize,
@@ -48,6 +72,7 @@ pub struct Datastore {
     embeddings: Embeddings,
     captions: Option<Vec<CaptionRecord>>,
     backend: Arc<dyn Backend>,
+    screens: Screens,
 }
 
 impl std::fmt::Debug for Datastore {
@@ -95,6 +120,7 @@ impl Datastore {
             },
             captions: None,
             backend: crate::backend::cpu(),
+            screens: Screens::default(),
         };
         while let Some(chunk) = reader.next_chunk()? {
             ds.append_rows(chunk.data.to_vec(), dim)?;
@@ -116,6 +142,7 @@ impl Datastore {
             },
             captions: None,
             backend: crate::backend::cpu(),
+            screens: Screens::default(),
         };
         ds.append_rows(embeddings.into_vec(), dim)?;
         Ok(ds)
@@ -264,6 +291,7 @@ impl Datastore {
             embeddings,
             captions: self.captions.clone(),
             backend: Arc::clone(&self.backend),
+            screens: Screens::default(),
         })
     }
 
@@ -332,13 +360,42 @@ impl Datastore {
         self.search_with(queries, k, &SearchOptions::default())
     }
 
-    /// [`Self::search`] with exclusion sets, blocking or progress.
+    /// [`Self::search`] with exclusion sets, blocking, progress or a screening choice.
     pub fn search_with(
         &self,
         queries: &RowMatrix<f32>,
         k: usize,
         opts: &SearchOptions<'_>,
     ) -> Result<Matches> {
+        self.search_report(queries, k, opts).map(|(m, _)| m)
+    }
+
+    /// The low-precision copy of the rows for `mode`: built on first use (one pass over the
+    /// rows), then kept (and written by [`Self::save`]). Appending rows drops it.
+    pub fn screen_copy(&self, mode: ScreenMode) -> Result<&QuantizedRows> {
+        let slot = self.screens.slot(mode);
+        if slot.get().is_none() {
+            let built = Arc::new(QuantizedRows::build(self.base(), mode)?);
+            // Another thread may have built it meanwhile: both copies are equal.
+            let _ = slot.set(built);
+        }
+        Ok(slot.get().expect("set above"))
+    }
+
+    /// Whether the copy for `mode` exists (built or loaded).
+    pub fn has_screen_copy(&self, mode: ScreenMode) -> bool {
+        self.screens.slot(mode).get().is_some()
+    }
+
+    /// [`Self::search_with`], also saying what the screen did (`None`: the plain f32 search
+    /// ran, because `opts.screen` asked for it, [`crate::retrieve::Screen::Auto`] found no fast mode, or
+    /// the backend has no screened search). Results are identical either way.
+    pub fn search_report(
+        &self,
+        queries: &RowMatrix<f32>,
+        k: usize,
+        opts: &SearchOptions<'_>,
+    ) -> Result<(Matches, Option<ScreenStats>)> {
         let (q, d) = queries.shape();
         if d != self.dim {
             return Err(Error::shape(
@@ -360,12 +417,33 @@ impl Datastore {
             Similarity::InnerProduct => queries.as_slice(),
         };
         let queries = RowsRef::new(rows, q, d)?;
-        self.backend
-            .search(queries, self.base(), k, opts.exclusion, &opts.tuning())
+        let tuning = opts.tuning();
+        let mode = opts.screen.resolve(d)?;
+        if let Some(mode) = mode.filter(|_| self.backend.supports_screening()) {
+            if k == 0 {
+                return Err(Error::invalid("k", "must be at least 1"));
+            }
+            let copy = self.screen_copy(mode)?;
+            if let Some((m, stats)) = self.backend.screened_search(
+                queries,
+                self.base(),
+                copy,
+                k,
+                opts.exclusion,
+                &tuning,
+            )? {
+                return Ok((m, Some(stats)));
+            }
+        }
+        let m = self
+            .backend
+            .search(queries, self.base(), k, opts.exclusion, &tuning)?;
+        Ok((m, None))
     }
 
     fn append_rows(&mut self, mut data: Vec<f32>, dim: usize) -> Result<()> {
         let offset = self.rows();
+        self.screens = Screens::default();
         check_finite_rows(&data, dim, "datastore", offset)?;
         if self.normalized {
             l2_normalize_rows(&mut data, dim, "datastore", offset)?;
@@ -408,14 +486,24 @@ impl Datastore {
 
     /// Save to a directory (created if missing): `embeddings.npy` (f32, the stored values;
     /// f16 storage is widened exactly), `datastore.json` (format, rows, dim, metric,
-    /// storage) and, with records, `captions.json` (`[{"id", "image_id", "text"}, ...]`).
-    /// Every file is written atomically.
+    /// storage, screening copies) and, with records, `captions.json`
+    /// (`[{"id", "image_id", "text"}, ...]`), and each screening copy that exists
+    /// (`screen_int8.bin`, `screen_bf16.bin`; see [`Self::screen_copy`]). Every file is
+    /// written atomically.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         crate::io::npy::write_f32(dir.join("embeddings.npy"), &self.to_f32())?;
         if let Some(c) = &self.captions {
             write_json_atomic(dir.join("captions.json"), c)?;
+        }
+        let mut screens = Vec::new();
+        for mode in [ScreenMode::Int8, ScreenMode::Bf16] {
+            if let Some(copy) = self.screens.slot(mode).get() {
+                let fp = screen_file::rows_fingerprint(self.base().rows);
+                screen_file::save(copy, fp, &dir.join(screen_file_name(mode)))?;
+                screens.push(mode);
+            }
         }
         let meta = SavedMeta {
             format: SAVED_FORMAT.to_string(),
@@ -424,6 +512,7 @@ impl Datastore {
             normalized: self.normalized,
             storage: self.storage(),
             captions: self.captions.is_some(),
+            screens,
         };
         write_json_atomic(dir.join("datastore.json"), &meta)
     }
@@ -461,9 +550,21 @@ impl Datastore {
             },
             captions: None,
             backend: crate::backend::cpu(),
+            screens: Screens::default(),
         };
         ds.append_rows(emb.into_vec(), meta.dim)?;
         ds.normalized = meta.normalized;
+        if !meta.screens.is_empty() {
+            let fp = screen_file::rows_fingerprint(ds.base().rows);
+            for &mode in &meta.screens {
+                let path = dir.join(screen_file_name(mode));
+                let copy = screen_file::load(&path, ds.rows(), ds.dim, fp)?;
+                if copy.mode() != mode {
+                    return Err(Error::format(&path, "holds another screening mode"));
+                }
+                let _ = ds.screens.slot(mode).set(Arc::new(copy));
+            }
+        }
         if meta.captions {
             ds = ds.with_captions(read_records(dir.join("captions.json"))?)?;
         }
@@ -481,4 +582,11 @@ struct SavedMeta {
     normalized: bool,
     storage: Storage,
     captions: bool,
+    /// Screening copies saved next to the embeddings (absent in older files).
+    #[serde(default)]
+    screens: Vec<ScreenMode>,
+}
+
+fn screen_file_name(mode: ScreenMode) -> String {
+    format!("screen_{}.bin", mode.name())
 }

@@ -18,6 +18,12 @@
 //! - Memory: `O(q·k)` for the results plus a few small tiles per thread; the `q x m` score
 //!   matrix never exists.
 //!
+//! - Screening ([`Screen`], default [`Screen::Auto`]): on the CPU the datastore is first
+//!   screened at low precision (int8 on AMX / AVX512-VNNI, or bf16) with a proven error bound,
+//!   and only the rows that can still be in the top-k are rescored in f32. The result equals
+//!   the plain f32 search's bit for bit; [`Datastore::search_report`] says how many rows were
+//!   rescored ([`ScreenStats`]).
+//!
 //! The search itself runs on the datastore's [`Backend`](crate::backend::Backend) (the CPU's
 //! AVX-512 tile search, or cuBLAS tiles with the NVRTC top-k merge on a GPU).
 
@@ -27,8 +33,9 @@ pub mod search;
 pub mod smallcap;
 
 pub use crate::backend::{apply_map, Exclusion, Matches};
+pub use crate::backend::{QuantizedRows, ScreenMode, ScreenStats};
 pub use crate::io::captions::CaptionRecord;
 pub use datastore::{Datastore, Storage};
 pub use eval::{evaluate, evaluate_on, DirectionReport, RetrievalReport};
-pub use search::{SearchOptions, Similarity};
+pub use search::{Screen, SearchOptions, Similarity};
 pub use smallcap::{retrieved_captions, write_retrieved_captions};

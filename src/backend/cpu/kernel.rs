@@ -54,6 +54,33 @@ pub fn pack_rows(data: RowsRef<'_>, d: usize, start: usize, n: usize, out: &mut 
     pack_rows_portable(data, d, start, n, out);
 }
 
+/// [`pack_rows`] of the (not necessarily consecutive) rows `rows` (`rows.len() <= NR`, each
+/// `< data.len() / d`), in that order: the same panel layout and values.
+pub fn pack_rows_indexed(data: RowsRef<'_>, d: usize, rows: &[u32], out: &mut [f32]) {
+    let n = rows.len();
+    assert!(n <= NR && out.len() == d * NR);
+    assert!(rows.iter().all(|&r| (r as usize + 1) * d <= data.len()));
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: AVX-512 F/BW/VL present; every row exists (asserted) and `out` holds
+            // d * NR values.
+            unsafe { avx512::pack_rows_at(data, d, |j| rows[j] as usize, n, out) };
+            return;
+        }
+    }
+    if n < NR {
+        out.fill(0.0);
+    }
+    for (j, &r) in rows.iter().enumerate() {
+        let r = r as usize;
+        let x = data.to_f32(r * d, (r + 1) * d);
+        for (k, &v) in x.iter().enumerate() {
+            out[k * NR + j] = v;
+        }
+    }
+}
+
 /// The portable packing (same output as the AVX-512 one).
 pub fn pack_rows_portable(data: RowsRef<'_>, d: usize, start: usize, n: usize, out: &mut [f32]) {
     debug_assert!(n <= NR && out.len() == d * NR);
@@ -111,6 +138,38 @@ pub fn micro_kernel(d: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
         }
     }
     micro_kernel_portable(d, a, b, c);
+}
+
+/// Scores of one query against `np` packed row panels (`panels` = `np` panels of `d x NR`,
+/// `np ≤ 4`): `out[p·NR + j] = Σ_k q[k]·panel_p[k][j]`, each one FMA chain in `k` order from
+/// zero — bit-identical to [`micro_kernel`] (the rescoring of the screened search: one query,
+/// many rows, without the `MR - 1` idle query rows of the micro-kernel).
+pub fn query_panels(d: usize, q: &[f32], panels: &[f32], np: usize, out: &mut [f32]) {
+    assert!((1..=4).contains(&np) && q.len() >= d);
+    assert!(panels.len() >= np * d * NR && out.len() >= np * NR);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: AVX-512F present; lengths asserted above.
+            unsafe {
+                let (q, b, o) = (q.as_ptr(), panels.as_ptr(), out.as_mut_ptr());
+                match np {
+                    1 => avx512::query_panels::<1>(d, q, b, o),
+                    2 => avx512::query_panels::<2>(d, q, b, o),
+                    3 => avx512::query_panels::<3>(d, q, b, o),
+                    _ => avx512::query_panels::<4>(d, q, b, o),
+                }
+            }
+            return;
+        }
+    }
+    let mut packed = Vec::new();
+    pack_queries(&q[..d], d, &mut packed);
+    let mut tile = vec![0f32; MR * NR];
+    for p in 0..np {
+        micro_kernel(d, &packed, &panels[p * d * NR..(p + 1) * d * NR], &mut tile);
+        out[p * NR..(p + 1) * NR].copy_from_slice(&tile[..NR]);
+    }
 }
 
 /// Whether the AVX2 + FMA micro-kernel can run (the search's fast path on CPUs without
@@ -310,6 +369,38 @@ mod avx512 {
         micro_kernel_ld(d, a, b, c, NR, false)
     }
 
+    /// [`super::query_panels`] with `NP` panels: `2·NP` independent FMA chains per step.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `q`, `b`, `out` must hold `d`, `NP·d·NR`, `NP·NR` values.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn query_panels<const NP: usize>(
+        d: usize,
+        q: *const f32,
+        b: *const f32,
+        out: *mut f32,
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); 2]; NP];
+        for k in 0..d {
+            // SAFETY: k < d and every panel holds d·NR values.
+            unsafe {
+                let qv = _mm512_set1_ps(*q.add(k));
+                for (p, a) in acc.iter_mut().enumerate() {
+                    let bp = b.add(p * d * NR + k * NR);
+                    a[0] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(bp), a[0]);
+                    a[1] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(bp.add(16)), a[1]);
+                }
+            }
+        }
+        for (p, a) in acc.iter().enumerate() {
+            // SAFETY: `out` holds NP·NR values.
+            unsafe {
+                _mm512_storeu_ps(out.add(p * NR), a[0]);
+                _mm512_storeu_ps(out.add(p * NR + 16), a[1]);
+            }
+        }
+    }
+
     /// The micro-kernel with a leading dimension for `c`: every chain starts from zero and is
     /// stored (`accumulate = false`) or added to the stored value (`true`).
     ///
@@ -365,6 +456,22 @@ mod avx512 {
         n: usize,
         out: &mut [f32],
     ) {
+        // SAFETY: forwarded.
+        unsafe { pack_rows_at(data, d, |j| start + j, n, out) }
+    }
+
+    /// [`pack_rows`] of the rows `row(0), …, row(n - 1)`.
+    ///
+    /// # Safety
+    /// As for [`pack_rows`], for every row `row(j)`, `j < n`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    pub unsafe fn pack_rows_at(
+        data: super::RowsRef<'_>,
+        d: usize,
+        row: impl Fn(usize) -> usize,
+        n: usize,
+        out: &mut [f32],
+    ) {
         let o = out.as_mut_ptr();
         for k0 in (0..d).step_by(16) {
             let w = 16.min(d - k0);
@@ -374,7 +481,7 @@ mod avx512 {
                 for (i, ri) in r.iter_mut().enumerate() {
                     let j = half * 16 + i;
                     if j < n {
-                        let at = (start + j) * d + k0;
+                        let at = row(j) * d + k0;
                         *ri = match data {
                             super::RowsRef::F32(v) => {
                                 _mm512_maskz_loadu_ps(mask, v.as_ptr().add(at))

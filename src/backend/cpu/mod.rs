@@ -6,6 +6,7 @@
 //! | Gram chunk, f32 products | `fused` (shift, moments, finiteness in the packing) on the `tile` micro-kernel | `linalg`: faer products of mean-shifted copies |
 //! | Gram chunk, f64 products | `linalg` | `linalg` |
 //! | search, rank counts | `kernel` micro-kernel (AVX-512) in `search` / `ranks` | the same loops on the portable micro-kernel (`f32::mul_add`), bit-identical |
+//! | screened search | `screen`: int8 `vpdpbusd` (AVX512-VNNI) or bf16 `vdpbf16ps` (AVX512-BF16) screening with a proven bound, f32 rescoring on the `kernel` micro-kernel | the portable screening kernels, same results |
 //! | GEMM, Cholesky, eigen, SVD | faer | faer |
 //!
 //! The kernels are private to this module: `align` and `retrieve` reach them only through
@@ -16,6 +17,7 @@ pub(crate) mod gram_chunk;
 pub(crate) mod kernel;
 pub(crate) mod linalg;
 pub(crate) mod ranks;
+pub(crate) mod screen;
 pub(crate) mod search;
 pub(crate) mod tile;
 
@@ -24,8 +26,8 @@ use rayon::prelude::*;
 
 use super::types::{check_square, gemm_dims};
 use super::{
-    Backend, Base, Exclusion, GramChunk, GramPrecision, GramStats, Matches, Op, RowsMut, RowsRef,
-    SearchTuning, Svd, SymEigen,
+    Backend, Base, Exclusion, GramChunk, GramPrecision, GramStats, Matches, Op, QuantizedRows,
+    RowsMut, RowsRef, ScreenStats, SearchTuning, Svd, SymEigen,
 };
 use crate::error::{Error, Result};
 use crate::matrix::{check_finite_rows, norm_f64, RowMatrix};
@@ -116,6 +118,22 @@ impl Backend for CpuBackend {
         tuning: &SearchTuning<'_>,
     ) -> Result<Matches> {
         search::search(queries, base, k, exclusion, tuning)
+    }
+
+    fn screened_search(
+        &self,
+        queries: RowsRef<'_, f32>,
+        base: Base<'_>,
+        quantized: &QuantizedRows,
+        k: usize,
+        exclusion: Option<&Exclusion>,
+        tuning: &SearchTuning<'_>,
+    ) -> Result<Option<(Matches, ScreenStats)>> {
+        screen::search(queries, base, quantized, k, exclusion, tuning).map(Some)
+    }
+
+    fn supports_screening(&self) -> bool {
+        true
     }
 
     fn first_hit_ranks(

@@ -133,6 +133,22 @@ impl Plan {
         }
     }
 
+    /// Number of query blocks.
+    pub(crate) fn n_blocks(&self) -> usize {
+        self.n_blocks
+    }
+
+    /// Number of datastore ranges per query block.
+    pub(crate) fn n_ranges(&self) -> usize {
+        self.n_ranges
+    }
+
+    /// Queries `(q0, q1)` of block `b`.
+    pub(crate) fn block(&self, b: usize) -> (usize, usize) {
+        let q0 = (b * self.block).min(self.q);
+        (q0, (q0 + self.block).min(self.q))
+    }
+
     pub(crate) fn n_tasks(&self) -> usize {
         self.n_blocks * self.n_ranges
     }
@@ -255,12 +271,12 @@ fn select_lanes(top: &mut TopK, row: usize, scores: &[f32], j0: usize, mut mask:
 }
 
 /// Walks each query's sorted exclusion list alongside the ascending row panels.
-struct ExclusionCursors<'a> {
+pub(crate) struct ExclusionCursors<'a> {
     lists: Vec<&'a [usize]>,
 }
 
 impl<'a> ExclusionCursors<'a> {
-    fn new(ex: Option<&'a Exclusion>, q0: usize, nq: usize, r0: usize) -> Self {
+    pub(crate) fn new(ex: Option<&'a Exclusion>, q0: usize, nq: usize, r0: usize) -> Self {
         let lists = match ex {
             None => Vec::new(),
             Some(ex) => (q0..q0 + nq)
@@ -275,7 +291,7 @@ impl<'a> ExclusionCursors<'a> {
 
     /// Clear the lanes of `mask` (rows `j0..j1`) that query `r` excludes.
     #[inline]
-    fn mask(&mut self, r: usize, j0: usize, j1: usize, mut mask: u32) -> u32 {
+    pub(crate) fn mask(&mut self, r: usize, j0: usize, j1: usize, mut mask: u32) -> u32 {
         if let Some(list) = self.lists.get_mut(r) {
             while let Some((&x, rest)) = list.split_first() {
                 if x >= j1 {
