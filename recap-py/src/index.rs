@@ -9,7 +9,7 @@ use numpy::{PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use recap::backend::Device;
-use recap::retrieve::{Datastore, Exclusion, Matches, SearchOptions, Storage};
+use recap::retrieve::{Datastore, Exclusion, Matches, Screen, SearchOptions, Storage};
 use recap::RowMatrix;
 
 use crate::arrays::{array2, rows};
@@ -103,14 +103,18 @@ impl PyIndex {
 
     /// The `k` best rows per query: `(D, I)`, `q x k` float32 and int64. `exclude[i]` lists
     /// rows query `i` must skip (negative entries are ignored, so a `-1`-padded array works).
-    #[pyo3(signature = (xq, k, exclude = None))]
+    /// `screen`: "auto" (the fastest exact mode of the CPU), "int8", "bf16" or "none"; every
+    /// mode returns exactly the plain f32 search's result.
+    #[pyo3(signature = (xq, k, exclude = None, screen = "auto"))]
     fn search<'py>(
         &self,
         py: Python<'py>,
         xq: &Bound<'py, PyAny>,
         k: usize,
         exclude: Option<Vec<Vec<i64>>>,
+        screen: &str,
     ) -> PyResult<Found<'py>> {
+        let screen: Screen = screen.parse().py_err()?;
         let queries = owned(xq, "xq")?;
         if k == 0 {
             return Err(invalid("k: must be at least 1"));
@@ -128,7 +132,7 @@ impl PyIndex {
         let inner = &self.inner;
         let found = py
             .detach(|| {
-                let mut opts = SearchOptions::default();
+                let mut opts = SearchOptions::default().screen(screen);
                 if let Some(e) = &excl {
                     opts = opts.exclude(e);
                 }

@@ -52,6 +52,19 @@ def test_ip_metric_exclusion_and_padding_against_brute_force(corpus):
         assert (I[i, :n] == want[i, :n]).all() and (I[i, n:] == -1).all()
 
 
+@pytest.mark.parametrize("screen", ["int8", "bf16", "auto"])
+def test_screened_search_equals_the_plain_search_bit_for_bit(corpus, screen):
+    xb, xq = corpus
+    idx = Index(xb)
+    exclude = [[i, i + 1] for i in range(len(xq))]
+    for k in (1, 7, 100):
+        D, I = idx.search(xq, k, exclude=exclude, screen=screen)
+        D0, I0 = idx.search(xq, k, exclude=exclude, screen="none")
+        assert np.array_equal(I, I0) and np.array_equal(D, D0)
+    with pytest.raises(RecapError, match="screen"):
+        idx.search(xq, 3, screen="int4")
+
+
 def test_ties_go_to_the_lower_row():
     xb = np.array([[1, 0], [0, 1], [1, 0], [1, 0]], dtype=np.float32)
     D, I = Index(xb).search(np.array([[1, 0]], dtype=np.float32), 3)
