@@ -94,6 +94,16 @@ pub mod screen {
         Some((s[0], b[0]))
     }
 
+    /// Which SIMD screening kernels this CPU runs: `(VNNI int8, BF16, AVX-512 epilogue)`.
+    /// Without one, its "SIMD" side in the tile tests is the portable kernel again.
+    pub fn simd_kernels() -> (bool, bool, bool) {
+        #[cfg(target_arch = "x86_64")]
+        let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx512 = false;
+        (vnni::available(), bf16::available(), avx512)
+    }
+
     /// The int8 tile of `groups` word groups: `(SIMD kernel, portable kernel)`.
     pub fn int8_tiles(groups: usize, a: &[u32], b: &[u32]) -> (Vec<i32>, Vec<i32>) {
         let (mut x, mut y) = (vec![0; MR * NR], vec![0; MR * NR]);

@@ -138,6 +138,15 @@ fn words(n: usize, seed: u64) -> Vec<u32> {
 
 #[test]
 fn simd_kernels_equal_their_scalar_references() {
+    let (vnni, bf16, _) = recap::testing::screen::simd_kernels();
+    if !vnni {
+        recap::testing::skip("int8 VNNI tile vs portable: no AVX512-VNNI (portable vs itself)");
+    }
+    if !bf16 {
+        recap::testing::skip(
+            "bf16 tile vs portable: no AVX512-BF16 (the exact-sum check still runs)",
+        );
+    }
     let (mr, nr) = TILE;
     for groups in [1usize, 2, 7, 192] {
         let a = words(groups * mr, groups as u64);
@@ -181,6 +190,10 @@ fn simd_kernels_equal_their_scalar_references() {
 
 #[test]
 fn simd_epilogue_equals_the_scalar_one() {
+    if !recap::testing::screen::simd_kernels().2 {
+        recap::testing::skip("AVX-512 screening epilogue vs portable: no AVX-512F");
+        return;
+    }
     let (mr, nr) = TILE;
     let mut r = lcg(77);
     let acc: Vec<i32> = (0..mr * nr).map(|_| (r() * 4e6) as i32).collect();
