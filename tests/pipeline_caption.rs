@@ -226,18 +226,25 @@ fn caption_writes_coco_results_and_picks_the_clip_s_argmax() {
     }
 }
 
-/// `--references`: the summary scores the chosen captions exactly as `recap score` scores the
-/// written results, and adds CLIP-S / RefCLIP-S from the pipeline's own CLIP.
-#[test]
-fn references_score_the_chosen_captions_as_recap_score_does() {
-    let st = setup();
+/// Reference captions for four of the setup's images, written to `refs.json`.
+fn write_references(st: &Setup) -> PathBuf {
     let refs = serde_json::json!({
         "gray_29x29": ["a gray square", "a plain gray picture"],
         "large_300x257": ["a large photo of a street", "a city street"],
         "photo_45x61": ["a small photo"],
         "rgb_37x23": ["red green and blue stripes"],
     });
-    std::fs::write(st.p("refs.json"), refs.to_string()).unwrap();
+    let path = st.p("refs.json");
+    std::fs::write(&path, refs.to_string()).unwrap();
+    path
+}
+
+/// `--references`: the summary scores the chosen captions exactly as `recap score` scores the
+/// written results, and adds CLIP-S / RefCLIP-S from the pipeline's own CLIP.
+#[test]
+fn references_score_the_chosen_captions_as_recap_score_does() {
+    let st = setup();
+    write_references(&st);
     let (summary, report) = caption(
         &st,
         &st.p("images"),
@@ -431,14 +438,7 @@ fn dal_runs_the_loop_with_recap_and_resumes() {
 #[test]
 fn dal_scores_every_iteration_against_the_references() {
     let st = setup();
-    let refs = serde_json::json!({
-        "gray_29x29": ["a gray square", "a plain gray picture"],
-        "large_300x257": ["a large photo of a street", "a city street"],
-        "photo_45x61": ["a small photo"],
-        "rgb_37x23": ["red green and blue stripes"],
-    });
-    let refs_path = st.p("refs.json");
-    std::fs::write(&refs_path, refs.to_string()).unwrap();
+    let refs_path = write_references(&st);
     let state = st.p("dal-scored");
     let mut args = vec!["dal".to_string()];
     args.extend(pipeline_args(&st, &st.p("images")));
