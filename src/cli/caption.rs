@@ -22,7 +22,8 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
-use super::caption_metrics::score_captions;
+use super::caption_metrics::{score_captions, ScoringParts};
+use super::caption_smallcap;
 use super::common::ComputeArgs;
 use super::embed::{image_inputs, sidecar_path};
 use super::progress::bar;
@@ -117,18 +118,19 @@ pub struct PipelineArgs {
     /// Bearer token for the server (or the RECAP_LM_API_KEY environment variable).
     #[arg(long)]
     pub lm_api_key: Option<String>,
-    /// Candidates per image.
-    #[arg(short, long, default_value_t = 10)]
-    pub n: usize,
+    /// Candidates per image [default: 10; --system smallcap: 1, its only choice].
+    #[arg(short, long)]
+    pub n: Option<usize>,
     /// Decoding.
     #[arg(long, value_enum, default_value = "beam")]
     pub decode: DecodeArg,
-    /// Beams for --decode beam (at least n).
-    #[arg(long, default_value_t = 10)]
-    pub beams: usize,
-    /// Length penalty exponent of beam search (Hugging Face's).
-    #[arg(long, default_value_t = 1.0)]
-    pub length_penalty: f64,
+    /// Beams for --decode beam (at least n) [default: 10; --system smallcap: 3].
+    #[arg(long)]
+    pub beams: Option<usize>,
+    /// Length penalty exponent of beam search (Hugging Face's) [default: 1.0; --system
+    /// smallcap: 0.0].
+    #[arg(long)]
+    pub length_penalty: Option<f64>,
     /// Sampling temperature.
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f64,
@@ -141,9 +143,12 @@ pub struct PipelineArgs {
     /// Sampling seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Tokens per candidate at most.
-    #[arg(long, default_value_t = 30)]
-    pub max_new_tokens: usize,
+    /// Tokens per candidate at most [default: 30; --system smallcap: 25].
+    #[arg(long)]
+    pub max_new_tokens: Option<usize>,
+    /// Retrieved captions put in the prompt [default: all k; --system smallcap: 4].
+    #[arg(long)]
+    pub prompt_k: Option<usize>,
     /// Re-ranking score (default: aclip-s with --map, else clip-s).
     #[arg(long, value_enum)]
     pub rerank: Option<RerankArg>,
@@ -157,11 +162,29 @@ pub struct PipelineArgs {
     pub compute: ComputeArgs,
 }
 
+/// The captioning system on the command line.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SystemArg {
+    /// ReCap: retrieve through W, prompt the LM (--lm FLAN-T5 or --lm-url), re-rank in CLIP
+    /// space.
+    Recap,
+    /// SmallCap: CLIP retrieval with self-exclusion (by image id), its prompt (4 of the k = 7
+    /// retrieved captions), its decoder (--lm: a SmallCap checkpoint; beam 3, 25 tokens).
+    Smallcap,
+}
+
 /// Options of `recap caption`.
 #[derive(Args, Debug)]
 pub struct CaptionArgs {
     #[command(flatten)]
     pub pipeline: PipelineArgs,
+    /// The captioning system.
+    #[arg(long, value_enum, default_value = "recap")]
+    pub system: SystemArg,
+    /// --system smallcap: GPT-2's tokenizer (a directory or Hugging Face id holding
+    /// tokenizer.json; default: the --lm checkpoint's own).
+    #[arg(long, value_name = "MODEL")]
+    pub tokenizer: Option<String>,
     /// COCO results JSON: [{"image_id", "caption"}].
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -220,7 +243,7 @@ impl Parts {
             Some(t) => PromptTemplate::new(t)?,
             None => PromptTemplate::default(),
         }
-        .max_captions(p.k);
+        .max_captions(p.prompt_k.unwrap_or(p.k));
         Ok(Parts {
             datastore: open_datastore(p)?,
             lm: language_model(p)?,
@@ -233,6 +256,15 @@ impl Parts {
         })
     }
 
+    /// What the CLIP-based metrics of `--references` need.
+    pub fn scoring(&self) -> ScoringParts<'_> {
+        ScoringParts {
+            clip: &self.clip,
+            images: &self.images,
+            map: self.map.as_ref(),
+        }
+    }
+
     /// The pipeline over these parts.
     pub fn recap<'a>(&'a self, p: &PipelineArgs) -> ReCap<'a> {
         ReCap {
@@ -242,9 +274,9 @@ impl Parts {
             text_encoder: &self.clip,
             template: self.template.clone(),
             k: p.k,
-            n: p.n,
-            decoding: decoding(p),
-            max_new_tokens: p.max_new_tokens,
+            n: p.candidates(),
+            decoding: decoding(p, RECAP_DECODING),
+            max_new_tokens: p.max_new_tokens.unwrap_or(RECAP_DECODING.max_new_tokens),
             rerank: self.rerank,
         }
     }
@@ -263,7 +295,18 @@ pub fn on_cpu<T: Send>(p: &PipelineArgs, f: impl FnOnce() -> Result<T> + Send) -
 
 /// Run `recap caption`.
 pub fn run(args: CaptionArgs) -> Result<()> {
-    on_cpu(&args.pipeline, || run_in_pool(&args))
+    match args.system {
+        SystemArg::Recap => {
+            if args.tokenizer.is_some() {
+                return Err(Error::invalid(
+                    "tokenizer",
+                    "--tokenizer is for --system smallcap (FLAN-T5 reads its own)",
+                ));
+            }
+            on_cpu(&args.pipeline, || run_in_pool(&args))
+        }
+        SystemArg::Smallcap => on_cpu(&args.pipeline, || caption_smallcap::run(&args)),
+    }
 }
 
 fn run_in_pool(args: &CaptionArgs) -> Result<()> {
@@ -279,7 +322,15 @@ fn run_in_pool(args: &CaptionArgs) -> Result<()> {
             progress.set_position(done as u64)
         })?;
     progress.finish_and_clear();
-    write_outputs(args, &results, &parts.ids)?;
+    let written: Vec<Written> = results
+        .iter()
+        .map(|r| Written {
+            image: r.image,
+            caption: &r.caption,
+            retrieved: r.retrieved.iter().map(|x| x.1.as_str()).collect(),
+        })
+        .collect();
+    write_outputs(args, &written, &parts.ids)?;
     let metrics = match &args.references {
         Some(path) => {
             let chosen: Vec<(usize, String)> = results
@@ -287,13 +338,13 @@ fn run_in_pool(args: &CaptionArgs) -> Result<()> {
                 .map(|r| (r.image, r.caption.clone()))
                 .collect();
             let jar = args.meteor_jar.as_deref();
-            let report = score_captions(&chosen, &parts.ids, &parts, path, jar)?;
+            let report = score_captions(&chosen, &parts.ids, &parts.scoring(), path, jar)?;
             Some((report.to_json(), report.table()))
         }
         None => None,
     };
     let summary = json!({
-        "images": results.len(), "lm": parts.lm.describe(), "rerank": parts.rerank, "k": p.k, "n": p.n,
+        "images": results.len(), "lm": parts.lm.describe(), "rerank": parts.rerank, "k": p.k, "n": p.candidates(),
         "seconds": { "load_and_embed_images": load_seconds, "stages": times, "total": start.elapsed().as_secs_f64() },
         "images_per_second": results.len() as f64 / start.elapsed().as_secs_f64(),
         "out": args.out,
@@ -360,7 +411,8 @@ fn read_ids(path: &std::path::Path) -> Result<Vec<String>> {
         .collect()
 }
 
-fn open_datastore(args: &PipelineArgs) -> Result<Datastore> {
+/// The caption datastore of `--texts` with the records of `--captions` (cosine, f32).
+pub fn open_datastore(args: &PipelineArgs) -> Result<Datastore> {
     let value = read_json(&args.captions)?;
     let records = if value.get("images").is_some()
         || value.get("captions").is_some()
@@ -408,12 +460,42 @@ fn http_lm(_: &PipelineArgs) -> Result<Box<dyn CaptionLm>> {
     ))
 }
 
-fn decoding(args: &PipelineArgs) -> Decoding {
+/// A system's decoding defaults (for the flags left out).
+#[derive(Debug, Clone, Copy)]
+pub struct DecodingDefaults {
+    /// Candidates per image.
+    pub n: usize,
+    /// Beams.
+    pub beams: usize,
+    /// Beam search's length penalty.
+    pub length_penalty: f64,
+    /// Tokens per candidate at most.
+    pub max_new_tokens: usize,
+}
+
+/// ReCap's defaults: 10 candidates from 10 beams, length penalty 1, 30 tokens.
+pub const RECAP_DECODING: DecodingDefaults = DecodingDefaults {
+    n: 10,
+    beams: 10,
+    length_penalty: 1.0,
+    max_new_tokens: 30,
+};
+
+impl PipelineArgs {
+    /// Candidates per image (`-n`, ReCap's default 10).
+    pub fn candidates(&self) -> usize {
+        self.n.unwrap_or(RECAP_DECODING.n)
+    }
+}
+
+/// The decoding the flags ask for, `defaults` filling the ones left out.
+pub fn decoding(args: &PipelineArgs, defaults: DecodingDefaults) -> Decoding {
+    let n = args.n.unwrap_or(defaults.n);
     match args.decode {
         DecodeArg::Greedy => Decoding::Greedy,
         DecodeArg::Beam => Decoding::Beam {
-            width: args.beams.max(args.n),
-            length_penalty: args.length_penalty,
+            width: args.beams.unwrap_or(defaults.beams).max(n),
+            length_penalty: args.length_penalty.unwrap_or(defaults.length_penalty),
         },
         DecodeArg::Sample => Decoding::Sample {
             temperature: args.temperature,
@@ -425,25 +507,32 @@ fn decoding(args: &PipelineArgs) -> Decoding {
 }
 
 /// An id as COCO results want it: the integer when it is one.
-fn coco_id(id: &str) -> Value {
+pub fn coco_id(id: &str) -> Value {
     id.parse::<i64>().map_or_else(|_| json!(id), |n| json!(n))
 }
 
-fn write_outputs(args: &CaptionArgs, results: &[ImageCaption], ids: &[String]) -> Result<()> {
-    let coco: Vec<Value> = results
+/// One image's lines in the outputs: its row, the chosen caption, the retrieved captions.
+pub struct Written<'a> {
+    /// Row of the image (index into the ids).
+    pub image: usize,
+    /// The chosen caption.
+    pub caption: &'a str,
+    /// The retrieved captions, best first.
+    pub retrieved: Vec<&'a str>,
+}
+
+/// The COCO results JSON (`--out`) and SmallCap's retrieved-captions JSON
+/// (`--retrieved-out`), each written atomically.
+pub fn write_outputs(args: &CaptionArgs, rows: &[Written], ids: &[String]) -> Result<()> {
+    let coco: Vec<Value> = rows
         .iter()
         .map(|r| json!({ "image_id": coco_id(&ids[r.image]), "caption": r.caption }))
         .collect();
     write_json_atomic(&args.out, &coco)?;
     if let Some(path) = &args.retrieved_out {
-        let by_id: serde_json::Map<String, Value> = results
+        let by_id: serde_json::Map<String, Value> = rows
             .iter()
-            .map(|r| {
-                (
-                    ids[r.image].clone(),
-                    json!(r.retrieved.iter().map(|x| &x.1).collect::<Vec<_>>()),
-                )
-            })
+            .map(|r| (ids[r.image].clone(), json!(r.retrieved)))
             .collect();
         write_json_atomic(path, &by_id)?;
     }

@@ -17,7 +17,18 @@ use crate::metrics::score::{score, ClipInputs, Metric, ScoreOptions};
 use crate::metrics::{EvalSet, Tokenization};
 use crate::RowMatrix;
 
-use super::caption::Parts;
+use crate::align::LinearMap;
+use crate::models::clip::Clip;
+
+/// What the CLIP-based metrics need from a pipeline run.
+pub struct ScoringParts<'a> {
+    /// The pipeline's CLIP (its text tower embeds the chosen captions and the references).
+    pub clip: &'a Clip,
+    /// The images' normalized CLIP embeddings, one row per image id.
+    pub images: &'a RowMatrix<f32>,
+    /// The alignment map, for aCLIP-S and RefaCLIP-S.
+    pub map: Option<&'a LinearMap>,
+}
 
 /// The metrics of the `chosen` captions (`(image row, caption)`; image `i` has id `ids[i]`)
 /// against the references in `path`: the report `recap score --json` prints, and its table
@@ -25,7 +36,7 @@ use super::caption::Parts;
 pub fn score_captions(
     chosen: &[(usize, String)],
     ids: &[String],
-    parts: &Parts,
+    parts: &ScoringParts,
     path: &Path,
     meteor_jar: Option<&Path>,
 ) -> Result<Report> {
@@ -80,7 +91,7 @@ fn clip_inputs(
     cands: &Candidates,
     refs: &References,
     ids: &[String],
-    parts: &Parts,
+    parts: &ScoringParts,
 ) -> Result<ClipInputs> {
     let row_of: HashMap<&str, usize> = ids
         .iter()
@@ -106,6 +117,6 @@ fn clip_inputs(
             parts.clip.embed_texts(&ref_texts)?,
             Grouping::from_counts(&counts),
         )),
-        map: parts.map.clone(),
+        map: parts.map.cloned(),
     })
 }

@@ -101,7 +101,13 @@ fn run_in_pool(args: &DalArgs) -> Result<()> {
             .references
             .as_deref()
             .expect("evaluate only with --references");
-        let report = score_captions(chosen, &parts.ids, &parts, path, args.meteor_jar.as_deref())?;
+        let report = score_captions(
+            chosen,
+            &parts.ids,
+            &parts.scoring(),
+            path,
+            args.meteor_jar.as_deref(),
+        )?;
         Ok(json!({ "corpus": report.corpus, "not_computed": report.not_computed }))
     };
     let hooks = DalHooks {

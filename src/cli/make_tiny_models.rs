@@ -1,7 +1,9 @@
 //! `recap make-tiny-models --out DIR`: tiny random models in the real Hugging Face layouts,
 //! for smoke tests without any download (`recap embed --model DIR/clip ...`,
-//! `recap caption --clip DIR/clip --lm DIR/t5 ...`). Each architecture gets a folder.
-//! (SmallCap's tiny model is a test fixture only: `tests/data/models/smallcap/`.)
+//! `recap caption --clip DIR/clip --lm DIR/t5 ...`,
+//! `recap caption --system smallcap --clip DIR/clip --lm DIR/smallcap ...`). Each
+//! architecture gets a folder; the tiny SmallCap's decoder width equals the tiny CLIP's vision
+//! width, so the two run together.
 
 use std::path::PathBuf;
 
@@ -9,6 +11,7 @@ use clap::{Args, ValueEnum};
 
 use crate::error::Result;
 use crate::models::clip::tiny::write_tiny_clip;
+use crate::models::smallcap::tiny::write_tiny_smallcap;
 use crate::models::t5::tiny::write_tiny_t5;
 
 /// An architecture `make-tiny-models` can write.
@@ -19,6 +22,9 @@ pub enum Arch {
     /// FLAN-T5 (`T5ForConditionalGeneration`, gated-GELU, untied head, Unigram tokenizer) in
     /// `DIR/t5`.
     T5,
+    /// SmallCap (`Yova/SmallCap7M` layout: GPT-2 decoder with reduced cross-attention, GPT-2
+    /// byte-level tokenizer) in `DIR/smallcap`, sized for the tiny CLIP's vision tower.
+    Smallcap,
 }
 
 impl Arch {
@@ -26,6 +32,7 @@ impl Arch {
         match self {
             Arch::Clip => "clip",
             Arch::T5 => "t5",
+            Arch::Smallcap => "smallcap",
         }
     }
 }
@@ -50,7 +57,7 @@ pub struct MakeTinyModelsArgs {
 /// Run `recap make-tiny-models`.
 pub fn run(args: MakeTinyModelsArgs) -> Result<()> {
     let archs = if args.arch.is_empty() {
-        vec![Arch::Clip, Arch::T5]
+        vec![Arch::Clip, Arch::T5, Arch::Smallcap]
     } else {
         args.arch.clone()
     };
@@ -59,6 +66,7 @@ pub fn run(args: MakeTinyModelsArgs) -> Result<()> {
         match arch {
             Arch::Clip => write_tiny_clip(&dir, args.seed)?,
             Arch::T5 => write_tiny_t5(&dir, args.seed)?,
+            Arch::Smallcap => write_tiny_smallcap(&dir, args.seed)?,
         }
         if !args.quiet {
             println!("{}", dir.display());

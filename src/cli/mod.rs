@@ -12,6 +12,8 @@ mod bench_retrieve;
 mod caption;
 #[cfg(feature = "models")]
 mod caption_metrics;
+#[cfg(feature = "models")]
+mod caption_smallcap;
 mod clip_inputs;
 mod common;
 mod correlate;

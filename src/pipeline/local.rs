@@ -4,7 +4,7 @@
 use crate::matrix::RowMatrix;
 use crate::models::clip::Clip;
 use crate::models::generate::{
-    beam_search, greedy, sample, BeamConfig, Candidate, EarlyStopping, SampleConfig,
+    beam_search, greedy, sample, BeamConfig, Candidate, Decoder, EarlyStopping, SampleConfig,
 };
 use crate::models::t5::{T5Tokenizer, T5};
 use crate::models::ModelFiles;
@@ -51,43 +51,55 @@ impl CaptionLm for T5Lm {
     ) -> Result<Vec<Generated>> {
         let ids = self.tokenizer.encode(prompt, self.max_prompt_tokens)?.ids;
         let bound = self.model.bind(&ids)?;
-        let candidates = match decoding {
-            Decoding::Greedy => vec![greedy(&bound, max_new_tokens)?],
-            Decoding::Beam {
-                width,
-                length_penalty,
-            } => {
-                let cfg = BeamConfig {
-                    num_beams: (*width).max(n),
-                    num_return_sequences: n,
-                    length_penalty: *length_penalty,
-                    early_stopping: EarlyStopping::False,
-                    max_new_tokens,
-                };
-                beam_search(&bound, &cfg)?
-            }
-            Decoding::Sample {
-                temperature,
-                top_k,
-                top_p,
-                seed,
-            } => {
-                let cfg = SampleConfig {
-                    n,
-                    temperature: *temperature,
-                    top_k: (*top_k > 0).then_some(*top_k),
-                    top_p: *top_p,
-                    max_new_tokens,
-                    seed: *seed,
-                };
-                sample(&bound, &cfg)?
-            }
-        };
+        let candidates = decode(&bound, n, decoding, max_new_tokens, EarlyStopping::False)?;
         candidates.iter().map(|c| self.text(c)).collect()
     }
 
     fn describe(&self) -> String {
         format!("T5 {}", self.name)
+    }
+}
+
+/// `n` candidates from a bound decoder by `decoding` (beam search with `early_stopping`, the
+/// rule HF's `generate` is given: FLAN-T5 in ReCap `False`, SmallCap `True`), best first.
+pub fn decode<D: Decoder>(
+    bound: &D,
+    n: usize,
+    decoding: &Decoding,
+    max_new_tokens: usize,
+    early_stopping: EarlyStopping,
+) -> Result<Vec<Candidate>> {
+    match decoding {
+        Decoding::Greedy => Ok(vec![greedy(bound, max_new_tokens)?]),
+        Decoding::Beam {
+            width,
+            length_penalty,
+        } => {
+            let cfg = BeamConfig {
+                num_beams: (*width).max(n),
+                num_return_sequences: n,
+                length_penalty: *length_penalty,
+                early_stopping,
+                max_new_tokens,
+            };
+            beam_search(bound, &cfg)
+        }
+        Decoding::Sample {
+            temperature,
+            top_k,
+            top_p,
+            seed,
+        } => {
+            let cfg = SampleConfig {
+                n,
+                temperature: *temperature,
+                top_k: (*top_k > 0).then_some(*top_k),
+                top_p: *top_p,
+                max_new_tokens,
+                seed: *seed,
+            };
+            sample(bound, &cfg)
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 //! | `local` (feature `models`) | FLAN-T5 as the caption LM, CLIP as the text encoder |
 //! | [`mod@rerank`] | deduplicate candidates and pick the best by CLIP-S, aCLIP-S or RefaCLIP-S |
 //! | [`dal`] | the datastore-augmentation loop: resumable, with provenance, never self-retrieving |
+//! | `smallcap` (feature `models`) | SmallCap end to end: CLIP features and retrieval with self-exclusion, its prompt, its decoder |
 
 pub mod dal;
 #[cfg(feature = "http")]
@@ -21,6 +22,8 @@ pub mod local;
 pub mod prompt;
 pub mod recap;
 pub mod rerank;
+#[cfg(feature = "models")]
+pub mod smallcap;
 
 pub use lm::{CaptionLm, Decoding, Generated, TextEncoder};
 pub use prompt::PromptTemplate;

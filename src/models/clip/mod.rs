@@ -173,6 +173,24 @@ impl Clip {
         self.vision.hidden_states(&t).map_err(candle(&self.name))
     }
 
+    /// Both outputs of one vision-tower pass over preprocessed pixels `n x 3 x S x S`: the
+    /// `last_hidden_state` `(n, 1 + patches, hidden)` (SmallCap's decoder input) and the
+    /// L2-normalized image embeddings `n x projection_dim` (its retrieval query).
+    pub fn vision_features(&self, pixels: &[f32], n: usize) -> Result<(Tensor, RowMatrix<f32>)> {
+        let hidden = self.vision_hidden_states(pixels, n)?;
+        let e = self.vision.project(&hidden).map_err(candle(&self.name))?;
+        let data = e
+            .flatten_all()
+            .and_then(|e| e.to_vec1::<f32>())
+            .map_err(candle(&self.name))?;
+        Ok((hidden, self.finish(data, n, "image embeddings")?))
+    }
+
+    /// The width of the vision tower's hidden states (`vision_config.hidden_size`).
+    pub fn vision_hidden_size(&self) -> usize {
+        self.config.vision_config.hidden_size
+    }
+
     /// Tokenize texts (special tokens, truncation to `max_position_embeddings`).
     pub fn tokenize(&self, texts: &[&str]) -> Result<Tokenized> {
         self.tokenizer.encode(texts)

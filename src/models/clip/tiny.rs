@@ -19,7 +19,8 @@ use super::config::{CLIP_MEAN, CLIP_STD};
 use crate::models::weights::candle;
 use crate::{Error, Result};
 
-const HIDDEN: usize = 32;
+/// Width of both towers (SmallCap's tiny decoder matches the vision tower's).
+pub const HIDDEN: usize = 32;
 const INTERMEDIATE: usize = 37;
 const LAYERS: usize = 2;
 const IMAGE: usize = 32;
@@ -74,7 +75,7 @@ fn preprocessor() -> Value {
 }
 
 /// GPT-2's byte-to-unicode table (printable bytes map to themselves).
-fn byte_symbols() -> Vec<char> {
+pub(crate) fn byte_symbols() -> Vec<char> {
     let printable =
         |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
     let mut extra = 0;

@@ -93,8 +93,13 @@ impl VisionTower {
 
     /// Projected image embeddings `(b, projection_dim)` (not normalized).
     pub fn embed(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
-        let hs = self.hidden_states(pixels)?;
-        let cls = hs.narrow(1, 0, 1)?.squeeze(1)?;
+        self.project(&self.hidden_states(pixels)?)
+    }
+
+    /// Projected image embeddings `(b, projection_dim)` (not normalized) of a
+    /// `last_hidden_state` `(b, 1 + patches, hidden)`: `P · post_layernorm(hs[:, 0])`.
+    pub fn project(&self, hidden_states: &Tensor) -> candle_core::Result<Tensor> {
+        let cls = hidden_states.narrow(1, 0, 1)?.squeeze(1)?;
         self.projection.forward(&self.post_ln.forward(&cls)?)
     }
 

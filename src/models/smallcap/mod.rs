@@ -24,6 +24,7 @@ mod decode;
 mod layers;
 mod model;
 pub mod prompt;
+pub mod tiny;
 
 pub use config::{Activation, SmallCapConfig};
 pub use decode::{BoundSmallCap, SmallCapState};
