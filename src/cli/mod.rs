@@ -33,6 +33,8 @@ mod progress;
 mod retrieve;
 mod score;
 mod synth;
+#[cfg(feature = "models")]
+mod synth_images;
 
 /// recap: closed-form CLIP alignment, exact caption retrieval and caption metrics.
 #[derive(Parser, Debug)]
@@ -72,6 +74,9 @@ enum Command {
     /// Write a synthetic CLIP-like data set (embeddings, captions, true map) to a folder.
     #[command(long_about = synth::LONG_ABOUT)]
     Synth(synth::SynthArgs),
+    /// Write synthetic image files (a shape each) with captions, references and human-style ratings.
+    #[cfg(feature = "models")]
+    SynthImages(synth_images::SynthImagesArgs),
     /// CLIP embeddings of images or texts into .npy, with a sidecar naming the rows.
     #[cfg(feature = "models")]
     Embed(embed::EmbedArgs),
@@ -93,6 +98,8 @@ pub fn main() -> ExitCode {
         Command::Retrieve(a) => retrieve::run(a),
         Command::EvalRetrieval(a) => eval_retrieval::run(a),
         Command::Synth(a) => synth::run(a),
+        #[cfg(feature = "models")]
+        Command::SynthImages(a) => synth_images::run(a),
         Command::Dico(a) => dico::run(a),
         #[cfg(feature = "models")]
         Command::Caption(a) => caption::run(a),

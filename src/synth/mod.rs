@@ -67,6 +67,8 @@
 pub mod grammar;
 mod linalg;
 pub mod rng;
+#[cfg(feature = "models")]
+pub mod shapes;
 mod text;
 mod world;
 
