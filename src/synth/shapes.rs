@@ -5,9 +5,10 @@
 //! colour (red, green, blue, yellow, white, black) and size (small, large) at one place (left,
 //! centre, right) on a background of another colour, with mild per-pixel noise. Its
 //! references are 5 captions realized from templates that name the content ("a large red
-//! circle on a blue background", ...). Its judged candidates, Flickr8k-Expert style, are the
-//! correct description (rating 4), the description with one attribute wrong (2) and a
-//! description of other content (1).
+//! circle on a blue background", ...). Its judged candidates, Flickr8k-Expert style, worded
+//! unlike any reference ("the circle is large and red against blue"), are the correct
+//! description (rating 4), the description with one attribute wrong (2) and a description of
+//! other content (1).
 //!
 //! [`write_shapes`] writes, for a `train/` and a `test/` split: `images/`, `captions.json`
 //! (COCO captions: `images` with `file_name`, `annotations`), `references.json` (clipscore's
@@ -96,13 +97,13 @@ impl ShapeContent {
         o
     }
 
-    /// The one-sentence description used for judged candidates.
+    /// The description used for judged candidates (a wording no reference uses).
     fn description(&self) -> String {
         format!(
-            "a {} {} {} on a {} background",
+            "the {} is {} and {} against {}",
+            SHAPES[self.shape],
             SIZES[self.size],
             COLOURS[self.colour].0,
-            SHAPES[self.shape],
             COLOURS[self.background].0
         )
     }
