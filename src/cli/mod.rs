@@ -27,6 +27,7 @@ mod fit;
 mod inspect;
 #[cfg(feature = "models")]
 mod make_tiny_models;
+mod plot;
 mod progress;
 mod retrieve;
 mod score;
@@ -67,6 +68,8 @@ enum Command {
     Dal(dal::DalArgs),
     /// DiCO's objective (rewards, winners, loser weights, loss, gradients) for a batch of candidates.
     Dico(dico::DicoArgs),
+    /// Draw a figure (PNG + SVG) from the JSON of correlate, dal, eval-retrieval or fit.
+    Plot(plot::PlotArgs),
     /// Write a synthetic CLIP-like data set (embeddings, captions, true map) to a folder.
     #[command(long_about = synth::LONG_ABOUT)]
     Synth(synth::SynthArgs),
@@ -92,6 +95,7 @@ pub fn main() -> ExitCode {
         Command::EvalRetrieval(a) => eval_retrieval::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Dico(a) => dico::run(a),
+        Command::Plot(a) => plot::run(a),
         #[cfg(feature = "models")]
         Command::Caption(a) => caption::run(a),
         #[cfg(feature = "models")]
