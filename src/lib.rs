@@ -37,6 +37,7 @@
 //! | [`metrics`] | CLIP-S family, BLEU, ROUGE-L, CIDEr-D, METEOR, Kendall τ |
 //! | [`dico`] | DiCO's objective: rewards, winner and loser weights, the loss and its gradients |
 //! | [`pipeline`] | the LM role (and an OpenAI-compatible HTTP client, feature `http`), re-ranking |
+//! | [`plot`] | figures as PNG and SVG: metric vs human rating, metrics per DAL iteration, recall@k, the λ curve of a fit |
 //! | `models` (feature `models`) | CLIP towers, FLAN-T5, SmallCap's decoder on candle; generation; weights from disk |
 //!
 //! Layers import only downward: `io` → `backend` → `align`, `retrieve` → `metrics` →
@@ -77,6 +78,7 @@ pub mod metrics;
 #[cfg(feature = "models")]
 pub mod models;
 pub mod pipeline;
+pub mod plot;
 pub mod retrieve;
 pub mod synth;
 #[doc(hidden)]

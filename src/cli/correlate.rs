@@ -5,7 +5,9 @@
 //! sorted order, or `--image-ids`), `--ref-emb` the references of each key in order (or
 //! `--ref-ids`), `--cand-emb` one row per scored judgment in protocol order (keys sorted,
 //! judgments in file order, NaN ratings dropped; `--cand-ids` lists item indices 0..n-1).
-//! `--items-out` writes that item order to a JSON file so embeddings can be made to match.
+//! `--items-out` writes that item order to a JSON file so embeddings can be made to match
+//! (before scoring), then again with each item's `scores` (every computed metric's per-item
+//! value) once scored: the input of `recap plot correlation`.
 
 use std::path::PathBuf;
 
@@ -57,7 +59,8 @@ pub struct CorrelateArgs {
     /// Embeddings for the CLIP-based metrics.
     #[command(flatten)]
     pub emb: EmbeddingArgs,
-    /// Write the item order (key, candidate, rating) as JSON here.
+    /// Write the item order (key, candidate, rating) as JSON here, with each item's metric
+    /// scores once computed (`recap plot correlation` draws it).
     #[arg(long)]
     pub items_out: Option<PathBuf>,
     /// Write the result JSON here.
@@ -78,13 +81,9 @@ pub fn run(args: CorrelateArgs) -> Result<()> {
 fn run_in_pool(args: &CorrelateArgs) -> Result<()> {
     let metrics = Metric::parse_list(&args.metrics)?;
     let hj = read_judgments(&args.judgments)?;
+    // The item order first, so embeddings can be made to match even if scoring fails.
     if let Some(p) = &args.items_out {
-        let items: Vec<_> = hj
-            .items
-            .iter()
-            .map(|j| json!({"key": j.key, "candidate": j.candidate, "rating": j.rating}))
-            .collect();
-        write_json_atomic(p, &items)?;
+        write_json_atomic(p, &items_json(&hj, None))?;
     }
     let ids: Vec<String> = hj.items.iter().map(|j| j.key.clone()).collect();
     let tok = match args.tokenize {
@@ -108,6 +107,9 @@ fn run_in_pool(args: &CorrelateArgs) -> Result<()> {
         device: args.compute.device,
     };
     let computed = compute(&set, &opts)?;
+    if let Some(p) = &args.items_out {
+        write_json_atomic(p, &items_json(&hj, Some(&computed.values)))?;
+    }
     let human: Vec<f64> = hj.items.iter().map(|j| j.rating).collect();
     let variant = match args.tau {
         TauArg::B => TauVariant::B,
@@ -151,6 +153,29 @@ fn run_in_pool(args: &CorrelateArgs) -> Result<()> {
         print!("{table}");
     }
     Ok(())
+}
+
+/// The items in protocol order: key, candidate, rating and (once computed) each metric's
+/// per-item score.
+fn items_json(
+    hj: &crate::metrics::flickr8k::HumanJudgments,
+    values: Option<&[(String, f64, Vec<f64>)]>,
+) -> Vec<serde_json::Value> {
+    hj.items
+        .iter()
+        .enumerate()
+        .map(|(i, j)| {
+            let mut item = json!({"key": j.key, "candidate": j.candidate, "rating": j.rating});
+            if let Some(values) = values {
+                let scores: serde_json::Map<_, _> = values
+                    .iter()
+                    .map(|(name, _, per)| (name.clone(), json!(per.get(i))))
+                    .collect();
+                item["scores"] = serde_json::Value::Object(scores);
+            }
+            item
+        })
+        .collect()
 }
 
 /// Per-key image and reference rows expanded to one image and reference group per item.

@@ -3,13 +3,14 @@
 //! ```text
 //! recap eval-retrieval --images images.npy --texts texts.npy
 //!     (--captions-per-image 5 | --captions captions.json [--image-ids ids.json])
-//!     [--map W.npy] [--json]
+//!     [--map W.npy] [--json] [--out report.json]
 //! ```
 //!
 //! The grouping says which caption rows describe which image row: consecutive blocks of
 //! `--captions-per-image` rows, or by matching each caption record's `image_id` to the ids of
 //! the image rows. A hit is any caption of the image (image→text) or the caption's image
-//! (text→image). `--map` applies `X @ W` to the image rows first.
+//! (text→image). `--map` applies `X @ W` to the image rows first. `--out` writes the JSON
+//! report (as `--json` prints it) to a file, e.g. for `recap plot recall`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -51,6 +52,9 @@ pub struct EvalRetrievalArgs {
     /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Also write the JSON report here (what `--json` prints; `recap plot recall` reads it).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// Run `recap eval-retrieval`.
@@ -64,6 +68,9 @@ pub fn run(args: EvalRetrievalArgs) -> Result<()> {
         let texts = npy::read_f32(&args.texts)?;
         let grouping = grouping(&args, images.rows(), texts.rows())?;
         let report = evaluate_on(&backend, &images, &texts, &grouping)?;
+        if let Some(out) = &args.out {
+            crate::io::atomic::write_json_atomic(out, &report)?;
+        }
         if args.json {
             println!(
                 "{}",

@@ -119,6 +119,10 @@ pub struct FitArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Draw the λ curve of the selection (criterion vs λ, chosen λ marked) to PREFIX.png and
+    /// PREFIX.svg. Needs --lambda-grid: a fixed λ or a method without λ has no curve.
+    #[arg(long, value_name = "PREFIX", requires = "lambda_grid")]
+    pub plot: Option<PathBuf>,
     #[command(flatten)]
     pub compute: ComputeArgs,
 }
@@ -175,7 +179,10 @@ fn run_in_pool(args: &FitArgs) -> Result<()> {
         0 => backend.chunk_rows(),
         n => n,
     };
-    for out in std::iter::once(&args.out).chain(args.report.as_ref()) {
+    for out in std::iter::once(&args.out)
+        .chain(args.report.as_ref())
+        .chain(args.plot.as_ref())
+    {
         let dir = out
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -218,5 +225,22 @@ fn run_in_pool(args: &FitArgs) -> Result<()> {
         args.out.display(),
         align::map::sidecar_path(&args.out).display()
     );
+    if let Some(prefix) = &args.plot {
+        let selection = map.report.selection.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "plot",
+                format!(
+                    "{} selected no λ (only ridge with --lambda-grid has a λ curve)",
+                    map.report.method
+                ),
+            )
+        })?;
+        let drawn = crate::plot::lambda_curve(selection, prefix)?;
+        eprintln!(
+            "  drew the λ curve: {}, {}",
+            drawn.png.display(),
+            drawn.svg.display()
+        );
+    }
     Ok(())
 }

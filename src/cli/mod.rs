@@ -29,6 +29,7 @@ mod fit;
 mod inspect;
 #[cfg(feature = "models")]
 mod make_tiny_models;
+mod plot;
 mod progress;
 mod retrieve;
 mod score;
@@ -71,6 +72,8 @@ enum Command {
     Dal(dal::DalArgs),
     /// DiCO's objective (rewards, winners, loser weights, loss, gradients) for a batch of candidates.
     Dico(dico::DicoArgs),
+    /// Draw a figure (PNG + SVG) from the JSON of correlate, dal, eval-retrieval or fit.
+    Plot(plot::PlotArgs),
     /// Write a synthetic CLIP-like data set (embeddings, captions, true map) to a folder.
     #[command(long_about = synth::LONG_ABOUT)]
     Synth(synth::SynthArgs),
@@ -101,6 +104,7 @@ pub fn main() -> ExitCode {
         #[cfg(feature = "models")]
         Command::SynthImages(a) => synth_images::run(a),
         Command::Dico(a) => dico::run(a),
+        Command::Plot(a) => plot::run(a),
         #[cfg(feature = "models")]
         Command::Caption(a) => caption::run(a),
         #[cfg(feature = "models")]
