@@ -6,7 +6,8 @@
 #   run.sh [--out DIR]          the real run; set JUDGMENTS (flickr8k.json), IMAGE_ROOT (the
 #                               folder image_path is relative to), CLIP, MAP (a W.npy fitted
 #                               by recap fit, e.g. paper-repro/recap_coco's), TAU (c|b)
-# Writes to OUT: items.json, the embeddings, correlation.json, correlation.{png,svg}.
+# Writes to OUT: items.json (item order, ratings, every metric's score), the embeddings,
+# correlation.json (τ per metric), correlation.{png,svg} (each metric vs the rating).
 set -euo pipefail
 source "$(dirname "$0")/../common.sh"
 parse_args "$@"
@@ -49,6 +50,7 @@ r correlate --judgments "$JUDGMENTS" --tau "${TAU:-c}" \
     --metrics bleu,rouge,cider,clip-s,refclip-s,aclip-s,refaclip-s \
     --images "$OUT/images.npy" --image-ids "$OUT/image_keys.json" \
     --cand-emb "$OUT/candidates.npy" --ref-emb "$OUT/references.npy" \
-    --ref-ids "$OUT/reference_ids.json" --map "$MAP" --out "$OUT/correlation.json"
-r plot correlation --input "$OUT/correlation.json" --out "$OUT/correlation"
+    --ref-ids "$OUT/reference_ids.json" --map "$MAP" --out "$OUT/correlation.json" \
+    --items-out "$OUT/items.json"
+r plot correlation --input "$OUT/items.json" --tau "${TAU:-c}" --out "$OUT/correlation"
 echo "flickr8k_correlation: outputs in $OUT"

@@ -131,7 +131,7 @@ fn run_in_pool(args: &DalArgs) -> Result<()> {
             .synthetic
             .iter()
             .filter(|s| s.iteration == state.completed)
-            .map(|s| json!({"image_id": parts.ids[s.image], "caption": s.text}))
+            .map(|s| json!({"image_id": super::caption::coco_id(&parts.ids[s.image]), "caption": s.text}))
             .collect();
         write_json_atomic(out, &last)?;
     }
