@@ -22,6 +22,10 @@ pub enum BenchCommand {
     /// DiCO's objective for one training batch (rewards, weights, log-probs, loss, logit
     /// gradients) at DiCO's sizes.
     Dico(super::bench_dico::BenchDicoArgs),
+    /// The ReCap pipeline per image, stage by stage (retrieve, prompt, generate, embed, re-rank,
+    /// DAL append) on real-sized models; writes the inputs for the Python side.
+    #[cfg(feature = "models")]
+    Caption(super::bench_caption::BenchCaptionArgs),
 }
 
 /// Run a benchmark subcommand.
@@ -31,5 +35,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Retrieve(a) => bench_retrieve::run(a),
         BenchCommand::Device(a) => device::run(a),
         BenchCommand::Dico(a) => super::bench_dico::run(a),
+        #[cfg(feature = "models")]
+        BenchCommand::Caption(a) => super::bench_caption::run(a),
     }
 }

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+#[cfg(feature = "models")]
+mod bench_caption;
 mod bench_dico;
 mod bench_fit;
 mod bench_retrieve;
