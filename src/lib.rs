@@ -73,6 +73,7 @@ mod cli;
 pub mod dico;
 pub mod error;
 pub mod io;
+mod math;
 pub mod matrix;
 pub mod metrics;
 #[cfg(feature = "models")]

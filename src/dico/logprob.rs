@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::candidate_name;
-use super::exp::{log_sum_exp, scaled_softmax};
+use crate::math::exp::{log_sum_exp, scaled_softmax};
 use crate::{Error, Result};
 
 /// Per-token logits of `batch` sequences: `data[(b·len + t)·vocab + v]` is the logit of token

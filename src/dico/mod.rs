@@ -23,7 +23,6 @@
 //! Candidates are stored image-major: rows `i·K .. i·K + K` belong to image `i`. All
 //! arithmetic is `f64`; inputs may be `f32`.
 
-mod exp;
 mod logprob;
 mod objective;
 mod preference;

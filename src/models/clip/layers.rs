@@ -90,7 +90,7 @@ impl Mlp {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let x = self.fc1.forward(x)?;
         let x = match self.act {
-            Activation::QuickGelu => (&x * candle_nn::ops::sigmoid(&(&x * 1.702)?)?)?,
+            Activation::QuickGelu => quick_gelu(&x)?,
             Activation::Gelu => x.gelu_erf()?,
         };
         self.fc2.forward(&x)
@@ -154,4 +154,12 @@ pub fn causal_mask(s: usize, device: &candle_core::Device) -> candle_core::Resul
         .flat_map(|i| (0..s).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
         .collect();
     Tensor::from_vec(v, (s, s), device)
+}
+
+/// `x · σ(1.702 x)` elementwise (see [`crate::math::activation`]: vectorized, no subnormal
+/// slow path).
+fn quick_gelu(x: &Tensor) -> candle_core::Result<Tensor> {
+    let mut v = x.flatten_all()?.to_vec1::<f32>()?;
+    crate::math::activation::quick_gelu(&mut v);
+    Tensor::from_vec(v, x.shape(), x.device())
 }

@@ -1,5 +1,6 @@
-//! Vectorizable exponentials for the log-softmax over a large vocabulary (one `eˣ` per logit:
-//! libm's scalar `exp` was the whole cost), with run-time dispatch to AVX2+FMA / AVX-512.
+//! Vectorizable exponentials, with run-time dispatch to AVX2+FMA / AVX-512: DiCO's
+//! log-softmax over a large vocabulary (one `eˣ` per logit: libm's scalar `exp` was the whole
+//! cost) and the models' sigmoid activations ([`quick_gelu`]).
 //!
 //! Both exponentials reduce `x = n·ln 2 + r`, `|r| ≤ ln 2 / 2`, rounding `n` to nearest with
 //! the shifter trick (`x·log₂e + 1.5·2ᵖ − 1.5·2ᵖ`, p = 52 / 23), split `ln 2` in two parts

@@ -1,0 +1,5 @@
+//! Numeric primitives shared by the modules above them (vectorized exponentials and the
+//! activations built on them).
+
+pub(crate) mod activation;
+pub(crate) mod exp;
