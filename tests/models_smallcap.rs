@@ -371,3 +371,36 @@ fn real_smallcap7m_when_available() {
         "real weights: step vs full",
     );
 }
+
+/// SmallCap's decoding as `infer.py` asks transformers for it (3 beams, length penalty 0,
+/// early stopping, 25 new tokens, eos "."), through `pipeline::local::decode` as
+/// `recap caption --system smallcap` runs it: the same beams, in the same order, with the same
+/// `sequences_scores` (make_fixtures.py records `generate`'s output).
+#[test]
+fn smallcaps_beam_search_equals_transformers_generate() {
+    use recap::models::generate::EarlyStopping;
+    use recap::pipeline::local::decode;
+    use recap::pipeline::Decoding;
+    let model = fixture();
+    let e = expected();
+    let beam = Decoding::Beam {
+        width: 3,
+        length_penalty: 0.0,
+    };
+    for img in 0..2 {
+        let bound = model.bind(&image(img), &prompt_ids()).unwrap();
+        let got = decode(&bound, 3, &beam, 25, EarlyStopping::True).unwrap();
+        let want = e["beam3_new_ids"][img].as_array().unwrap();
+        let scores = e["beam3_scores"][img].as_array().unwrap();
+        assert_eq!(got.len(), want.len(), "image {img}");
+        for ((c, w), s) in got.iter().zip(want).zip(scores) {
+            assert_eq!(c.tokens, ids(w), "image {img}");
+            let s = s.as_f64().unwrap();
+            assert!(
+                (c.score - s).abs() <= 1e-4 * s.abs(),
+                "image {img}: {} vs {s}",
+                c.score
+            );
+        }
+    }
+}

@@ -165,6 +165,31 @@ def greedy(ids, feats, max_new=12):
 
 
 greedy_new = [greedy(prompt_ids, features[i : i + 1]) for i in range(2)]
+
+
+@torch.no_grad()
+def beams(ids, feats, num_beams, max_new):
+    """SmallCap's infer.py decoding (length_penalty 0, early stopping, eos '.'), all beams
+    returned best first, through transformers' generate."""
+    out = model.generate(input_ids=torch.tensor([ids]), encoder_hidden_states=feats,
+                         num_beams=num_beams, num_return_sequences=num_beams,
+                         length_penalty=0.0, early_stopping=True, max_new_tokens=max_new,
+                         eos_token_id=EOS, pad_token_id=PAD, do_sample=False,
+                         no_repeat_ngram_size=0, output_scores=True,
+                         return_dict_in_generate=True)
+    seqs = [[t for t in row[len(ids):].tolist()] for row in out.sequences]
+    # Drop the padding after EOS (shorter beams are padded with PAD to the longest).
+    trimmed = []
+    for row in seqs:
+        cut = row.index(EOS) + 1 if EOS in row else len(row)
+        trimmed.append(row[:cut])
+    scores = getattr(out, "sequences_scores", None)  # absent for num_beams = 1
+    return trimmed, None if scores is None else scores.tolist()
+
+
+# Greedy through generate equals the hand loop (checks generate is driven as intended).
+assert [beams(prompt_ids, features[i : i + 1], 1, 12)[0][0] for i in range(2)] == greedy_new
+beam_runs = [beams(prompt_ids, features[i : i + 1], 3, 25) for i in range(2)]
 continuation = tok.encode(" a dog riding a truck.").ids
 tokens = prompt_ids + continuation
 logits = logits_of(tokens, features).numpy().astype(np.float32)
@@ -179,6 +204,7 @@ with open(os.path.join(HERE, "expected.json"), "w") as f:
         "continuation_ids": continuation, "greedy_new_ids": greedy_new,
         "eos_id": EOS, "pad_id": PAD, "vocab_size": vocab,
         "greedy_text": [tok.decode(prompt_ids + g) for g in greedy_new],
+        "beam3_new_ids": [b[0] for b in beam_runs], "beam3_scores": [b[1] for b in beam_runs],
     }, f, indent=1)
 print("vocab", vocab, "prompt tokens", len(prompt_ids), "tokens", len(tokens),
       "greedy", greedy_new, "eos", EOS, "pad", PAD, "max |logit|", np.abs(logits).max())
