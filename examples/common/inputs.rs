@@ -12,8 +12,10 @@
 
 use std::path::{Path, PathBuf};
 
+use recap::align::{Criterion, Estimator, LinearMap, Ridge};
 use recap::io::captions::CaptionSet;
 use recap::models::clip::Clip;
+use recap::retrieve::{Datastore, Storage};
 use recap::RowMatrix;
 
 /// Models and data of one run.
@@ -93,6 +95,31 @@ impl Inputs {
                 })
             })
             .collect()
+    }
+
+    /// ReCap's alignment and datastore from the training split: CLIP embeddings of its images
+    /// and captions, W fitted in closed form (ridge, λ chosen by GCV over a grid, every caption
+    /// paired with its image), and the captions as a cosine datastore with their records.
+    pub fn fit_map(&self, clip: &Clip) -> recap::Result<(LinearMap, Datastore)> {
+        let train = self.captions("train")?;
+        let images = clip.embed_image_files(&self.image_paths("train", &train)?)?;
+        let texts = self.embed_captions(clip, &train)?;
+        println!(
+            "train: {} images, {} captions, CLIP width {}",
+            images.rows(),
+            texts.rows(),
+            clip.dim()
+        );
+        let grid = [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0];
+        let fitted =
+            Ridge::select(grid, Criterion::Gcv).fit_grouped(&images, &texts, &train.grouping()?)?;
+        println!(
+            "W: ridge, λ = {:?} by GCV, R² = {:.3}",
+            fitted.lambda, fitted.report.r2
+        );
+        let datastore =
+            Datastore::cosine(texts, Storage::F32)?.with_captions(train.captions().to_vec())?;
+        Ok((LinearMap::Fitted(Box::new(fitted)), datastore))
     }
 
     /// The CLIP text embeddings of a caption set, in its caption order.

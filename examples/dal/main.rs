@@ -15,7 +15,6 @@
 #[path = "../common/inputs.rs"]
 mod inputs;
 
-use recap::align::{Criterion, Estimator, LinearMap, Ridge};
 use recap::io::captions::{Candidates, CaptionSet};
 use recap::metrics::{ngram_metrics, EvalSet, Tokenization};
 use recap::models::clip::Clip;
@@ -24,26 +23,13 @@ use recap::pipeline::dal::{Dal, DalHooks, Evaluate, IterationReport, Keep};
 use recap::pipeline::local::T5Lm;
 use recap::pipeline::recap::{ReCap, ReCapCaptioner, RerankScore};
 use recap::pipeline::{Decoding, PromptTemplate};
-use recap::retrieve::{Datastore, Storage};
 use serde_json::json;
 
 fn main() -> recap::Result<()> {
     let inputs = inputs::Inputs::from_args()?;
     let clip = Clip::load(&resolve(&inputs.clip)?)?;
     let lm = T5Lm::load(&resolve(&inputs.lm)?, Some(512))?;
-    let train = inputs.captions("train")?;
-    let train_texts = inputs.embed_captions(&clip, &train)?;
-    let train_images = clip.embed_image_files(&inputs.image_paths("train", &train)?)?;
-    let grid = [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0];
-    let fitted = Ridge::select(grid, Criterion::Gcv).fit_grouped(
-        &train_images,
-        &train_texts,
-        &train.grouping()?,
-    )?;
-    println!("W: ridge, λ = {:?} by GCV", fitted.lambda);
-    let map = LinearMap::Fitted(Box::new(fitted));
-    let datastore =
-        Datastore::cosine(train_texts, Storage::F32)?.with_captions(train.captions().to_vec())?;
+    let (map, datastore) = inputs.fit_map(&clip)?;
     let recap = ReCap {
         datastore: &datastore,
         map: Some(&map),

@@ -17,7 +17,6 @@
 #[path = "../common/inputs.rs"]
 mod inputs;
 
-use recap::align::{Criterion, Estimator, LinearMap, Ridge};
 use recap::io::captions::Candidates;
 use recap::metrics::{ngram_metrics, EvalSet, Tokenization};
 use recap::models::clip::Clip;
@@ -25,40 +24,18 @@ use recap::models::resolve;
 use recap::pipeline::local::T5Lm;
 use recap::pipeline::recap::{ReCap, RerankScore};
 use recap::pipeline::{Decoding, PromptTemplate};
-use recap::retrieve::{Datastore, Storage};
 
 fn main() -> recap::Result<()> {
     let inputs = inputs::Inputs::from_args()?;
     let clip = Clip::load(&resolve(&inputs.clip)?)?;
     let lm = T5Lm::load(&resolve(&inputs.lm)?, Some(512))?;
 
-    // 1. Training pairs: every caption with its image.
-    let train = inputs.captions("train")?;
-    let train_images = clip.embed_image_files(&inputs.image_paths("train", &train)?)?;
-    let train_texts = inputs.embed_captions(&clip, &train)?;
-    println!(
-        "train: {} images, {} captions, CLIP width {}",
-        train_images.rows(),
-        train_texts.rows(),
-        clip.dim()
-    );
+    // 1–2. Training pairs (every caption with its image) embedded; W in closed form (ridge
+    //      over a λ grid, chosen by generalized cross-validation); the training captions as
+    //      the datastore (examples/common/inputs.rs).
+    let (map, datastore) = inputs.fit_map(&clip)?;
 
-    // 2. W in closed form: ridge over a λ grid, chosen by generalized cross-validation.
-    let grid = [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0];
-    let map = Ridge::select(grid, Criterion::Gcv).fit_grouped(
-        &train_images,
-        &train_texts,
-        &train.grouping()?,
-    )?;
-    println!(
-        "W: ridge, λ = {:?} by GCV, R² = {:.3}",
-        map.lambda, map.report.r2
-    );
-    let map = LinearMap::Fitted(Box::new(map));
-
-    // 3. The datastore is the training captions; ReCap captions the test images.
-    let datastore =
-        Datastore::cosine(train_texts, Storage::F32)?.with_captions(train.captions().to_vec())?;
+    // 3. ReCap captions the test images.
     let recap = ReCap {
         datastore: &datastore,
         map: Some(&map),

@@ -545,7 +545,7 @@ fn report(summary: &Value, results: &[ImageCaption], ids: &[String]) -> Value {
         .map(|r| {
             json!({
                 "image_id": coco_id(&ids[r.image]), "caption": r.caption, "prompt": r.prompt,
-                "retrieved": r.retrieved.iter().map(|(row, text, score)| json!({"row": row, "caption": text, "cosine": score})).collect::<Vec<_>>(),
+                "retrieved": retrieved_json(&r.retrieved),
                 "candidates": r.candidates,
             })
         })
@@ -554,6 +554,19 @@ fn report(summary: &Value, results: &[ImageCaption], ids: &[String]) -> Value {
 }
 
 fn print_summary(summary: &Value, t: &StageTimes, json: bool) {
+    let stages = [
+        ("retrieve", t.retrieve),
+        ("prompt", t.prompt),
+        ("generate", t.generate),
+        ("embed candidates", t.embed),
+        ("re-rank", t.rerank),
+    ];
+    print_stages(summary, "", &stages, json);
+}
+
+/// The summary as pretty JSON (`json`), else the images, model, output and each stage's
+/// seconds with its share of their sum; `model_prefix` goes before the model's name.
+pub fn print_stages(summary: &Value, model_prefix: &str, stages: &[(&str, f64)], json: bool) {
     if json {
         println!(
             "{}",
@@ -561,16 +574,25 @@ fn print_summary(summary: &Value, t: &StageTimes, json: bool) {
         );
         return;
     }
-    let total = t.retrieve + t.prompt + t.generate + t.embed + t.rerank;
+    let total: f64 = stages.iter().map(|s| s.1).sum();
     let pct = |x: f64| if total > 0.0 { 100.0 * x / total } else { 0.0 };
     println!(
-        "{} images captioned with {} -> {}",
+        "{} images captioned with {model_prefix}{} -> {}",
         summary["images"],
         summary["lm"].as_str().unwrap_or(""),
         summary["out"].as_str().unwrap_or("")
     );
-    println!(
-        "stages: retrieve {:.3} s ({:.1} %), prompt {:.3} s ({:.1} %), generate {:.3} s ({:.1} %), embed candidates {:.3} s ({:.1} %), re-rank {:.3} s ({:.1} %)",
-        t.retrieve, pct(t.retrieve), t.prompt, pct(t.prompt), t.generate, pct(t.generate), t.embed, pct(t.embed), t.rerank, pct(t.rerank)
-    );
+    let parts: Vec<String> = stages
+        .iter()
+        .map(|(name, x)| format!("{name} {x:.3} s ({:.1} %)", pct(*x)))
+        .collect();
+    println!("stages: {}", parts.join(", "));
+}
+
+/// Retrieved captions as the reports list them: `{"row", "caption", "cosine"}`, best first.
+pub fn retrieved_json(retrieved: &[(usize, String, f32)]) -> Vec<Value> {
+    retrieved
+        .iter()
+        .map(|(row, text, score)| json!({"row": row, "caption": text, "cosine": score}))
+        .collect()
 }

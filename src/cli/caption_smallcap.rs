@@ -19,7 +19,10 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::caption::{coco_id, decoding, write_outputs, CaptionArgs, DecodingDefaults, Written};
+use super::caption::{
+    coco_id, decoding, print_stages, retrieved_json, write_outputs, CaptionArgs, DecodingDefaults,
+    Written,
+};
 use super::caption_metrics::{score_captions, ScoringParts};
 use super::embed::image_inputs;
 use super::progress::bar;
@@ -151,7 +154,7 @@ fn report(summary: &Value, results: &[SmallCapCaption], ids: &[String]) -> Value
             json!({
                 "image_id": coco_id(&ids[r.image]), "caption": r.caption, "logprob": r.logprob,
                 "prompt": r.prompt,
-                "retrieved": r.retrieved.iter().map(|(row, text, score)| json!({"row": row, "caption": text, "cosine": score})).collect::<Vec<_>>(),
+                "retrieved": retrieved_json(&r.retrieved),
             })
         })
         .collect();
@@ -159,23 +162,12 @@ fn report(summary: &Value, results: &[SmallCapCaption], ids: &[String]) -> Value
 }
 
 fn print_summary(summary: &Value, t: &SmallCapTimes, json: bool) {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(summary).unwrap_or_default()
-        );
-        return;
-    }
-    let total = t.load + t.encode + t.retrieve + t.prompt + t.generate;
-    let pct = |x: f64| if total > 0.0 { 100.0 * x / total } else { 0.0 };
-    println!(
-        "{} images captioned with SmallCap {} -> {}",
-        summary["images"],
-        summary["lm"].as_str().unwrap_or(""),
-        summary["out"].as_str().unwrap_or("")
-    );
-    println!(
-        "stages: load images {:.3} s ({:.1} %), encode {:.3} s ({:.1} %), retrieve {:.3} s ({:.1} %), prompt {:.3} s ({:.1} %), generate {:.3} s ({:.1} %)",
-        t.load, pct(t.load), t.encode, pct(t.encode), t.retrieve, pct(t.retrieve), t.prompt, pct(t.prompt), t.generate, pct(t.generate)
-    );
+    let stages = [
+        ("load images", t.load),
+        ("encode", t.encode),
+        ("retrieve", t.retrieve),
+        ("prompt", t.prompt),
+        ("generate", t.generate),
+    ];
+    print_stages(summary, "SmallCap ", &stages, json);
 }
